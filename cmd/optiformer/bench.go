@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/optiformer/optiformer/bench"
+)
+
+func newBench() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure optiformer beside its peers (OpenBLAS, PyTorch, ONNX Runtime) in the same run",
+	}
+	cmd.AddCommand(newBenchKernels())
+	return cmd
+}
+
+// benchFlags are the flags every bench subcommand shares.
+type benchFlags struct {
+	json    bool
+	threads int
+	samples int
+	sample  time.Duration
+	noPeer  bool
+}
+
+func (f *benchFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.json, "json", false, "print one JSON object per line (name, threads, value, unit, peer, peer_value, ratio)")
+	cmd.Flags().IntVar(&f.threads, "threads", 0, "measure with this many threads only (default: 1 and 2)")
+	cmd.Flags().IntVar(&f.samples, "samples", 7, "samples per figure; figures are medians")
+	cmd.Flags().DurationVar(&f.sample, "sample", 100*time.Millisecond, "length of one sample")
+	cmd.Flags().BoolVar(&f.noPeer, "no-peer", false, "do not run the peers")
+}
+
+func (f *benchFlags) threadList() ([]int, error) {
+	switch {
+	case f.threads == 0:
+		return []int{1, 2}, nil
+	case f.threads < 0 || f.threads > 1024:
+		return nil, fmt.Errorf("bench: --threads %d: want 1…1024", f.threads)
+	}
+	return []int{f.threads}, nil
+}
+
+func (f *benchFlags) write(rs []bench.Result) error {
+	if f.json {
+		return bench.WriteJSON(os.Stdout, rs)
+	}
+	return bench.WriteTable(os.Stdout, rs)
+}
+
+func newBenchKernels() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "kernels",
+		Short: "fp32 GEMM GFLOP/s for transformer shapes, beside numpy/OpenBLAS",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ts, err := f.threadList()
+			if err != nil {
+				return err
+			}
+			if f.samples < 1 {
+				return fmt.Errorf("bench: --samples %d: want at least 1", f.samples)
+			}
+			rs, err := bench.Kernels(bench.KernelOptions{Threads: ts, Samples: f.samples, Sample: f.sample,
+				NoPeer: f.noPeer, Log: os.Stderr})
+			if err != nil {
+				return err
+			}
+			return f.write(rs)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
