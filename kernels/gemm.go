@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"unsafe"
 
@@ -37,12 +38,14 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 }
 
 // PackedB is a k×n right-hand operand packed once into the layout the micro-kernels read:
-// column panels 32 wide (the last zero-padded), each panel k rows of 32 contiguous floats.
+// for each k block (see kBlocking), column panels 32 wide (the last zero-padded), each panel
+// kb rows of 32 contiguous floats. Keeping a block's panels contiguous matters: panels a
+// power-of-two stride apart would all map to the same cache sets.
 // Pack weights at load time and Repack them after each optimizer step; GemmPacked then skips
 // the per-call packing, which matters most for the small-M products of decoding.
 type PackedB struct {
 	k, n int
-	data []float32 // panels(n) × k × panelWidth, 64-byte aligned
+	data []float32 // k × panels(n) × panelWidth, 64-byte aligned
 }
 
 // PackB packs op(B) (k×n; B is stored n×k when transB) for GemmPacked. For a weight W stored
@@ -56,7 +59,11 @@ func PackB(transB bool, k, n int, b []float32, ldb int) *PackedB {
 // Repack packs new values of the same shape into p's storage (after an optimizer step).
 func (p *PackedB) Repack(transB bool, b []float32, ldb int) {
 	checkMat("B", transB, p.k, p.n, b, ldb)
-	packB(p.data, transB, b, ldb, 0, p.k, 0, panels(p.n), p.n)
+	np := panels(p.n)
+	kc := kBlocking(p.k)
+	for k0 := 0; k0 < p.k; k0 += kc {
+		packB(gemmKernels.Get(), p.data[k0*np*panelWidth:], transB, b, ldb, k0, min(kc, p.k-k0), 0, np, p.n)
+	}
 }
 
 // K and N are the dimensions of the packed op(B).
@@ -111,6 +118,13 @@ type kernelSet struct {
 	edge   [maxMR + 1]kernFn // edge[m]: m rows × width columns, masked to ncols
 	multi  [maxMR + 1]kernFn // multi[m]: m rows × multiN[m] whole panels (nil: none)
 	multiN [maxMR + 1]int
+
+	// Optional packing routines (nil: the Go loops). See internal/asmgen/pack.go.
+	packBCopy   func(dst, src *float32, kb, ldb, np, psz int)
+	packAGather func(dst, src *float32, k int, idx *int32, mt int)
+	gatherMax   int // tallest tile packAGather handles
+	// transpose: dst[p*ldd+i] = src[i*lds+p] for i < rows ≤ 16, p < k.
+	transpose func(dst *float32, ldd int, src *float32, lds int, rows, k int)
 }
 
 var gemmKernels = cpu.NewFamily("gemm", genericKernels())
@@ -205,7 +219,7 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 	k := g.k
 	rows := r1 - r0
 	s.a = grow(s.a, rows*k)
-	packA(s.a, g.transA, g.a, g.lda, r0, r1, k, ks.mr)
+	packA(ks, s.a, g.transA, g.a, g.lda, r0, r1, k)
 	kc := kBlocking(k)
 	var bbuf []float32
 	if g.packed == nil {
@@ -219,10 +233,10 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 			var bp *float32
 			var bstride int
 			if g.packed != nil {
-				bstride = k * panelWidth
-				bp = &g.packed.data[jc*bstride+k0*panelWidth]
+				bstride = kb * panelWidth
+				bp = &g.packed.data[k0*panels(g.n)*panelWidth+jc*bstride]
 			} else {
-				packB(bbuf, g.transB, g.b, g.ldb, k0, kb, jc, jcEnd, g.n)
+				packB(ks, bbuf, g.transB, g.b, g.ldb, k0, kb, jc, jcEnd, g.n)
 				bstride = kb * panelWidth
 				bp = &bbuf[0]
 			}
@@ -285,12 +299,12 @@ func alignedFloats(n int) []float32 {
 	return buf[off : off+n : off+n]
 }
 
-// packA copies rows [r0, r1) of op(A) (all k columns) into dst as tiles of mr rows; a tile of
-// mt rows is k steps of mt floats (dst[t + p*mt + i] = op(A)[r+i][p]), so a k block starting
-// at k0 begins k0·mt floats into its tile.
-func packA(dst []float32, transA bool, a []float32, lda, r0, r1, k, mr int) {
-	for r := r0; r < r1; r += mr {
-		mt := min(mr, r1-r)
+// packA copies rows [r0, r1) of op(A) (all k columns) into dst as tiles of ks.mr rows; a tile
+// of mt rows is k steps of mt floats (dst[t + p*mt + i] = op(A)[r+i][p]), so a k block
+// starting at k0 begins k0·mt floats into its tile.
+func packA(ks *kernelSet, dst []float32, transA bool, a []float32, lda, r0, r1, k int) {
+	for r := r0; r < r1; r += ks.mr {
+		mt := min(ks.mr, r1-r)
 		t := dst[(r-r0)*k : (r-r0)*k+mt*k]
 		if transA {
 			// op(A)[r+i][p] = a[p*lda + r+i]: rows of A are contiguous runs of mt floats.
@@ -299,10 +313,23 @@ func packA(dst []float32, transA bool, a []float32, lda, r0, r1, k, mr int) {
 			}
 			continue
 		}
-		for i := 0; i < mt; i++ {
-			row := a[(r+i)*lda : (r+i)*lda+k]
-			for p, v := range row {
-				t[p*mt+i] = v
+		if ks.transpose != nil && mt <= 16 && k > 0 {
+			ks.transpose(&t[0], mt, &a[r*lda], lda, mt, k)
+			continue
+		}
+		if ks.packAGather != nil && mt <= ks.gatherMax && (mt-1)*lda <= math.MaxInt32 {
+			var idx [16]int32
+			for i := 0; i < mt; i++ {
+				idx[i] = int32(i * lda)
+			}
+			ks.packAGather(&t[0], &a[r*lda], k, &idx[0], mt)
+			continue
+		}
+		// Write dst front to back; reading mt rows at once keeps the tile out of L1 misses.
+		for p := 0; p < k; p++ {
+			col := t[p*mt : p*mt+mt]
+			for i := range col {
+				col[i] = a[(r+i)*lda+p]
 			}
 		}
 	}
@@ -310,25 +337,30 @@ func packA(dst []float32, transA bool, a []float32, lda, r0, r1, k, mr int) {
 
 // packB copies rows [k0, k0+kb) of op(B) for panels [q0, q1) into dst: panel q at
 // (q-q0)·kb·32, row p of it at p·32; columns at or past n are zero.
-// For a whole-k pack (PackedB), k0 = 0 and kb = k.
-func packB(dst []float32, transB bool, b []float32, ldb, k0, kb, q0, q1, n int) {
+func packB(ks *kernelSet, dst []float32, transB bool, b []float32, ldb, k0, kb, q0, q1, n int) {
 	if transB {
-		packBT(dst, b, ldb, k0, kb, q0, q1, n)
+		packBT(ks, dst, b, ldb, k0, kb, q0, q1, n)
 		return
 	}
 	psz := kb * panelWidth
-	full := min(q1, n/panelWidth) // panels without padding
-	for p := 0; p < kb; p++ {
-		// Read each row of B once, front to back, and deal it out to the panels.
-		src := b[(k0+p)*ldb:]
-		q := q0
-		for ; q < full; q++ {
-			o := (q-q0)*psz + p*panelWidth
-			*(*[panelWidth]float32)(dst[o : o+panelWidth]) = *(*[panelWidth]float32)(src[q*panelWidth : q*panelWidth+panelWidth])
+	full := max(q0, min(q1, n/panelWidth)) // panels without padding
+	if ks.packBCopy != nil && full > q0 && kb > 0 {
+		ks.packBCopy(&dst[0], &b[k0*ldb+q0*panelWidth], kb, ldb, full-q0, psz)
+	} else {
+		for p := 0; p < kb; p++ {
+			// Read each row of B once, front to back, and deal it out to the panels.
+			src := b[(k0+p)*ldb:]
+			for q := q0; q < full; q++ {
+				o := (q-q0)*psz + p*panelWidth
+				*(*[panelWidth]float32)(dst[o : o+panelWidth]) = *(*[panelWidth]float32)(src[q*panelWidth : q*panelWidth+panelWidth])
+			}
 		}
-		for ; q < q1; q++ {
+	}
+	for q := full; q < q1; q++ {
+		for p := 0; p < kb; p++ {
 			o := (q-q0)*psz + p*panelWidth
 			row := dst[o : o+panelWidth]
+			src := b[(k0+p)*ldb:]
 			w := copy(row, src[q*panelWidth:min(n, q*panelWidth+panelWidth)])
 			clear(row[w:])
 		}
@@ -336,7 +368,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, k0, kb, q0, q1, n int) 
 }
 
 // packBT is packB for a transposed B (stored n×k): op(B)[p][c] = b[c*ldb + p].
-func packBT(dst []float32, b []float32, ldb, k0, kb, q0, q1, n int) {
+func packBT(ks *kernelSet, dst []float32, b []float32, ldb, k0, kb, q0, q1, n int) {
 	psz := kb * panelWidth
 	for q := q0; q < q1; q++ {
 		panel := dst[(q-q0)*psz : (q-q0+1)*psz]
@@ -344,6 +376,12 @@ func packBT(dst []float32, b []float32, ldb, k0, kb, q0, q1, n int) {
 		w := min(panelWidth, n-c0)
 		if w < panelWidth {
 			clear(panel)
+		}
+		if ks.transpose != nil && kb > 0 {
+			for j0 := 0; j0 < w; j0 += 16 {
+				ks.transpose(&panel[j0], panelWidth, &b[(c0+j0)*ldb+k0], ldb, min(16, w-j0), kb)
+			}
+			continue
 		}
 		// Column c of the panel is the contiguous run b[c*ldb+k0 : c*ldb+k0+kb].
 		for j := 0; j < w; j++ {

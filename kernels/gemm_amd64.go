@@ -13,6 +13,10 @@ func init() {
 	avx512.multi = [maxMR + 1]kernFn{1: gemmAVX512m1n4, 2: gemmAVX512m2n4, 3: gemmAVX512m3n3,
 		4: gemmAVX512m4n3, 5: gemmAVX512m5n2, 6: gemmAVX512m6n2}
 	avx512.multiN = [maxMR + 1]int{1: 4, 2: 4, 3: 3, 4: 3, 5: 2, 6: 2}
+	avx512.packBCopy = packBCopyAVX512
+	avx512.packAGather = packAGatherAVX512
+	avx512.gatherMax = 16
+	avx512.transpose = transposeAVX512
 	gemmKernels.Add(cpu.AVX512, avx512)
 
 	avx2 := &kernelSet{mr: 6, width: 16}
@@ -20,5 +24,8 @@ func init() {
 		4: gemmAVX2m4edge, 5: gemmAVX2m5edge, 6: gemmAVX2m6edge}
 	avx2.multi = [maxMR + 1]kernFn{1: gemmAVX2m1n32, 2: gemmAVX2m2n32}
 	avx2.multiN = [maxMR + 1]int{1: 1, 2: 1}
+	avx2.packBCopy = packBCopyAVX2
+	avx2.packAGather = packAGatherAVX2
+	avx2.gatherMax = 8
 	gemmKernels.Add(cpu.AVX2, avx2)
 }
