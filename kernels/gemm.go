@@ -99,10 +99,9 @@ func checkMat(name string, trans bool, rows, cols int, x []float32, ld int) {
 }
 
 const (
-	panelWidth = 32  // columns of a packed B panel
+	panelWidth = 32 // columns of a packed B panel
 
-
-	maxMR      = 16  // no kernel set has taller tiles
+	maxMR = 16 // no kernel set has taller tiles
 	// parallelFlops is the work below which a product runs on one thread: the hand-off costs
 	// a few microseconds.
 	parallelFlops = 1 << 18
@@ -113,8 +112,8 @@ type kernFn = func(kc int, a, b *float32, bstride int, c *float32, ldc int, alph
 
 // kernelSet is one variant's micro-kernels.
 type kernelSet struct {
-	mr     int              // tallest tile
-	width  int              // columns an edge kernel covers (divides panelWidth)
+	mr     int               // tallest tile
+	width  int               // columns an edge kernel covers (divides panelWidth)
 	edge   [maxMR + 1]kernFn // edge[m]: m rows × width columns, masked to ncols
 	multi  [maxMR + 1]kernFn // multi[m]: m rows × multiN[m] whole panels (nil: none)
 	multiN [maxMR + 1]int
