@@ -9,28 +9,31 @@ import (
 
 // mustPanic asserts that f panics with a string message starting with prefix (which should
 // itself start with "tensor: ") and returns the message.
-func mustPanic(t testing.TB, prefix string, f func()) (msg string) {
+func mustPanic(t testing.TB, prefix string, f func()) string {
 	t.Helper()
 	if !strings.HasPrefix(prefix, "tensor: ") {
 		t.Fatalf("mustPanic: prefix %q lacks the package prefix", prefix)
 	}
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one starting with %q", prefix)
-		}
-		s, ok := r.(string)
-		if !ok {
-			t.Fatalf("panic with %T %v, want a string starting with %q", r, r, prefix)
-		}
-		if !strings.HasPrefix(s, prefix) {
-			t.Fatalf("panic %q, want prefix %q", s, prefix)
-		}
-		msg = s
+	r, panicked := func() (r any, panicked bool) {
+		defer func() {
+			if r = recover(); r != nil {
+				panicked = true
+			}
+		}()
+		f()
+		return nil, false
 	}()
-	f()
-	return ""
+	if !panicked {
+		t.Fatalf("no panic, want one starting with %q", prefix)
+	}
+	s, ok := r.(string)
+	if !ok {
+		t.Fatalf("panic with %T %v, want a string starting with %q", r, r, prefix)
+	}
+	if !strings.HasPrefix(s, prefix) {
+		t.Fatalf("panic %q, want prefix %q", s, prefix)
+	}
+	return s
 }
 
 // catch runs f and returns its panic message, if any. Panics that are not strings with the
@@ -174,4 +177,11 @@ var allDTypes = []DType{F32, F64, I32, I8}
 
 func (r *ref) String() string {
 	return fmt.Sprintf("ref%v addr=%v alias=%v", r.shape, r.addr, r.alias)
+}
+
+// contiguousStrides returns the row-major strides of shape.
+func contiguousStrides(shape []int) []int {
+	st := make([]int, len(shape))
+	fillContiguousStrides(st, shape)
+	return st
 }

@@ -36,17 +36,17 @@ type number interface {
 // shape whose element count overflows int.
 func New(dt DType, shape ...int) *Tensor {
 	if !dt.valid() {
-		panic(fmt.Sprintf("tensor: New(%v) of shape %v: invalid dtype", dt, shape))
+		panic(fmt.Sprintf("tensor: New(%v) of shape %s: invalid dtype", dt, fmtShape(shape)))
 	}
-	op := "New(" + dt.String() + ")"
-	n := checkShape(op, shape)
+	n, why := shapeSize(shape)
+	if why != "" {
+		panic(fmt.Sprintf("tensor: New(%v): %s", dt, why))
+	}
 	if _, ok := mulInt(n, dt.Size()); !ok {
-		panic(fmt.Sprintf("tensor: %s: shape %v needs more than MaxInt bytes", op, shape))
+		panic(fmt.Sprintf("tensor: New(%v): shape %s needs more than MaxInt bytes", dt, fmtShape(shape)))
 	}
-	t := &Tensor{dtype: dt, shape: slices.Clone(shape), strides: contiguousStrides(shape)}
-	if t.shape == nil {
-		t.shape = []int{}
-	}
+	t := &Tensor{dtype: dt}
+	t.shape, t.strides = compactLayout(shape)
 	switch dt {
 	case F32:
 		t.f32 = make([]float32, n)
@@ -64,6 +64,9 @@ func New(dt DType, shape ...int) *Tensor {
 // (torch.full). v is converted as by Set: rounded for F32, truncated toward zero and
 // saturated for integer dtypes (NaN becomes 0).
 func Full(dt DType, v float64, shape ...int) *Tensor {
+	if !dt.valid() {
+		panic(fmt.Sprintf("tensor: Full(%v, %g) of shape %s: invalid dtype", dt, v, fmtShape(shape)))
+	}
 	t := New(dt, shape...)
 	switch dt {
 	case F32:
@@ -88,12 +91,10 @@ func fill[T number](s []T, v T) {
 func fromSlice(op string, dt DType, n int, shape []int) *Tensor {
 	want := checkShape(op, shape)
 	if n != want {
-		panic(fmt.Sprintf("tensor: %s: %d elements do not fill shape %v (%d elements)", op, n, shape, want))
+		panic(fmt.Sprintf("tensor: %s: %d elements do not fill shape %s (%d elements)", op, n, fmtShape(shape), want))
 	}
-	t := &Tensor{dtype: dt, shape: slices.Clone(shape), strides: contiguousStrides(shape)}
-	if t.shape == nil {
-		t.shape = []int{}
-	}
+	t := &Tensor{dtype: dt}
+	t.shape, t.strides = compactLayout(shape)
 	return t
 }
 
@@ -131,12 +132,24 @@ func FromI8(data []int8, shape ...int) *Tensor {
 // it (Arange(F32, 6).View(2, 3)) for numbered test inputs. It panics when n is negative or
 // n-1 does not fit the dtype exactly (beyond 127 for I8, 2²⁴ for F32, 2³¹-1 for I32).
 func Arange(dt DType, n int) *Tensor {
-	limit := map[DType]int{F32: 1 << 24, F64: 1 << 53, I32: math.MaxInt32, I8: math.MaxInt8}[dt]
-	if dt.valid() && n >= 0 && n-1 > limit {
-		panic(fmt.Sprintf("tensor: Arange(%v, %d): %d is not exact in %v", dt, n, n-1, dt))
+	limit := 0 // largest value exact in dt
+	switch dt {
+	case F32:
+		limit = 1 << 24
+	case F64:
+		limit = 1 << 53
+	case I32:
+		limit = math.MaxInt32
+	case I8:
+		limit = math.MaxInt8
 	}
-	if n < 0 {
+	switch {
+	case !dt.valid():
+		panic(fmt.Sprintf("tensor: Arange(%v, %d): invalid dtype", dt, n))
+	case n < 0:
 		panic(fmt.Sprintf("tensor: Arange(%v, %d): negative length", dt, n))
+	case n-1 > limit:
+		panic(fmt.Sprintf("tensor: Arange(%v, %d): %d is not exact in %v", dt, n, n-1, dt))
 	}
 	t := New(dt, n)
 	for i := range n {

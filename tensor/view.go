@@ -19,9 +19,8 @@ func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
 // a transposed tensor); it panics when the new shape has a different element count or no
 // strides can express it, in which case Reshape copies.
 func (t *Tensor) View(shape ...int) *Tensor {
-	ns := inferShape("View", shape, t.shape, t.Len())
-	st, ok := viewStrides(t.shape, t.strides, ns)
-	if !ok {
+	ns, st := inferShape("View", shape, t.shape, t.Len())
+	if !viewStrides(t.shape, t.strides, ns, st) {
 		panic(fmt.Sprintf("tensor: View(%s) of a non-contiguous tensor of shape %v, strides %v: not viewable, use Reshape",
 			fmtArgs(shape...), t.shape, t.strides))
 	}
@@ -32,32 +31,34 @@ func (t *Tensor) View(shape ...int) *Tensor {
 // (torch.reshape): a view sharing storage when View would succeed, otherwise a contiguous
 // copy. One dimension may be -1. It panics when the element counts differ.
 func (t *Tensor) Reshape(shape ...int) *Tensor {
-	ns := inferShape("Reshape", shape, t.shape, t.Len())
-	if st, ok := viewStrides(t.shape, t.strides, ns); ok {
+	ns, st := inferShape("Reshape", shape, t.shape, t.Len())
+	if viewStrides(t.shape, t.strides, ns, st) {
 		return t.view(ns, st, t.offset)
 	}
-	c := t.compact()
-	return c.view(ns, contiguousStrides(ns), 0)
+	fillContiguousStrides(st, ns)
+	return t.compact().view(ns, st, 0)
 }
 
-// viewStrides computes strides that let a tensor with the layout (oldShape, oldStrides) be
-// viewed as newShape with the same element order, or reports that none exist. It is
-// PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp): the old dimensions are split into
-// chunks that are contiguous among themselves, and each chunk must be covered exactly by a
-// run of new dimensions. The element counts must already agree.
-func viewStrides(oldShape, oldStrides, newShape []int) ([]int, bool) {
-	ns := make([]int, len(newShape))
+// viewStrides computes into ns the strides that let a tensor with the layout (oldShape,
+// oldStrides) be viewed as newShape with the same element order, or reports that none
+// exist. It is PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp): the old dimensions
+// are split into chunks that are contiguous among themselves, and each chunk must be covered
+// exactly by a run of new dimensions. The element counts must already agree; ns has
+// len(newShape) elements.
+func viewStrides(oldShape, oldStrides, newShape, ns []int) bool {
 	if len(oldShape) == 0 {
 		for i := range ns {
 			ns[i] = 1
 		}
-		return ns, true
+		return true
 	}
 	if numel(oldShape) == 0 {
 		if slices.Equal(oldShape, newShape) {
-			return slices.Clone(oldStrides), true
+			copy(ns, oldStrides)
+		} else {
+			fillContiguousStrides(ns, newShape)
 		}
-		return contiguousStrides(newShape), true
+		return true
 	}
 	viewD := len(newShape) - 1
 	chunkBase := oldStrides[len(oldStrides)-1]
@@ -71,7 +72,7 @@ func viewStrides(oldShape, oldStrides, newShape []int) ([]int, bool) {
 				viewD--
 			}
 			if viewNumel != tensorNumel {
-				return nil, false
+				return false
 			}
 			if d > 0 {
 				chunkBase = oldStrides[d-1]
@@ -80,21 +81,23 @@ func viewStrides(oldShape, oldStrides, newShape []int) ([]int, bool) {
 		}
 	}
 	if viewD != -1 {
-		return nil, false
+		return false
 	}
-	return ns, true
+	return true
 }
 
 // Transpose returns a view with axes a and b swapped (torch.transpose); negative axes count
 // from the end. The result is usually not contiguous. It panics when an axis is out of
-// range.
+// range, so always for a scalar (PyTorch accepts Transpose(0, 0) there).
 func (t *Tensor) Transpose(a, b int) *Tensor {
 	r := len(t.shape)
 	i, j := normAxis(a, r), normAxis(b, r)
 	if i < 0 || j < 0 {
 		panic(fmt.Sprintf("tensor: Transpose(%d, %d) of a rank-%d tensor", a, b, r))
 	}
-	sh, st := slices.Clone(t.shape), slices.Clone(t.strides)
+	sh, st := newLayout(r)
+	copy(sh, t.shape)
+	copy(st, t.strides)
 	sh[i], sh[j] = sh[j], sh[i]
 	st[i], st[j] = st[j], st[i]
 	return t.view(sh, st, t.offset)
@@ -108,7 +111,7 @@ func (t *Tensor) Permute(axes ...int) *Tensor {
 	if len(axes) != r {
 		panic(fmt.Sprintf("tensor: Permute(%s) of a rank-%d tensor", fmtArgs(axes...), r))
 	}
-	sh, st := make([]int, r), make([]int, r)
+	sh, st := newLayout(r)
 	seen := make([]bool, r)
 	for i, a := range axes {
 		k := normAxis(a, r)
@@ -135,14 +138,16 @@ func (t *Tensor) Slice(axis, start, end int) *Tensor {
 		panic(fmt.Sprintf("tensor: Slice(%d, %d, %d) of shape %v: need 0 <= start <= end <= %d",
 			axis, start, end, t.shape, t.shape[a]))
 	}
-	sh := slices.Clone(t.shape)
+	sh, st := newLayout(r)
+	copy(sh, t.shape)
+	copy(st, t.strides)
 	sh[a] = end - start
 	off := t.offset
 	if numel(sh) > 0 {
 		// An empty result addresses nothing; keeping the offset keeps it inside the storage.
 		off += start * t.strides[a]
 	}
-	return t.view(sh, slices.Clone(t.strides), off)
+	return t.view(sh, st, off)
 }
 
 // Squeeze returns a view without size-1 dimensions (torch.squeeze). With no axes it drops
@@ -166,10 +171,18 @@ func (t *Tensor) Squeeze(axes ...int) *Tensor {
 		}
 		drop[a] = true
 	}
-	sh, st := []int{}, []int{}
+	k := 0
+	for _, d := range drop {
+		if !d {
+			k++
+		}
+	}
+	sh, st := newLayout(k)
+	k = 0
 	for i := range r {
 		if !drop[i] {
-			sh, st = append(sh, t.shape[i]), append(st, t.strides[i])
+			sh[k], st[k] = t.shape[i], t.strides[i]
+			k++
 		}
 	}
 	return t.view(sh, st, t.offset)
@@ -188,8 +201,12 @@ func (t *Tensor) Unsqueeze(axis int) *Tensor {
 	if a < r {
 		stride = t.shape[a] * t.strides[a]
 	}
-	sh := slices.Insert(slices.Clone(t.shape), a, 1)
-	st := slices.Insert(slices.Clone(t.strides), a, stride)
+	sh, st := newLayout(r + 1)
+	copy(sh, t.shape[:a])
+	copy(sh[a+1:], t.shape[a:])
+	copy(st, t.strides[:a])
+	copy(st[a+1:], t.strides[a:])
+	sh[a], st[a] = 1, stride
 	return t.view(sh, st, t.offset)
 }
 
@@ -207,7 +224,7 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 	if k < 0 {
 		bad("fewer dimensions than the tensor")
 	}
-	sh, st := make([]int, len(shape)), make([]int, len(shape))
+	sh, st := newLayout(len(shape))
 	for i, d := range shape {
 		if i < k {
 			if d < 0 {
@@ -228,7 +245,9 @@ func (t *Tensor) Expand(shape ...int) *Tensor {
 			bad(fmt.Sprintf("dimension %d of size %d cannot expand to %d", i, old, d))
 		}
 	}
-	checkShape("Expand("+fmtArgs(shape...)+")", sh)
+	if _, why := shapeSize(sh); why != "" {
+		panic(fmt.Sprintf("tensor: Expand(%s): %s", fmtArgs(shape...), why))
+	}
 	return t.view(sh, st, t.offset)
 }
 

@@ -167,6 +167,9 @@ func checkRef(t testing.TB, step string, x *Tensor, r *ref, base *Tensor) {
 		fail("IsContiguous %v, reference says %v", x.IsContiguous(), r.contiguous())
 	}
 	size, _ := storageOf(x)
+	if x.offset < 0 || x.offset > size {
+		fail("offset %d outside [0, %d]", x.offset, size)
+	}
 	k := 0
 	forEachIndex(r.shape, func(idx []int) {
 		p := x.offset
