@@ -110,13 +110,22 @@ const (
 // kernFn is a micro-kernel; see internal/asmgen/gemm.go for the contract.
 type kernFn = func(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, ncols int)
 
-// kernelSet is one variant's micro-kernels.
-type kernelSet struct {
-	mr     int               // tallest tile
+// tileKernels are the micro-kernels for one layout of B.
+type tileKernels struct {
 	width  int               // columns an edge kernel covers (divides panelWidth)
 	edge   [maxMR + 1]kernFn // edge[m]: m rows × width columns, masked to ncols
 	multi  [maxMR + 1]kernFn // multi[m]: m rows × multiN[m] whole panels (nil: none)
 	multiN [maxMR + 1]int
+}
+
+// kernelSet is one variant's micro-kernels.
+type kernelSet struct {
+	mr int // tallest tile
+	tileKernels
+	// direct kernels read a row-major B in place (bstride = its row stride) for products
+	// of at most directMR rows, where packing B would cost as much as the product itself.
+	direct   tileKernels
+	directMR int
 
 	// Optional packing routines (nil: the Go loops). See internal/asmgen/pack.go.
 	packBCopy   func(dst, src *float32, kb, ldb, np, psz int)
@@ -142,6 +151,9 @@ func panels(n int) int { return (n + panelWidth - 1) / panelWidth }
 // kBlocking cuts k into blocks of at most kcMax. The cut depends on k alone, so every element
 // of C sees the same sequence of blocks whatever the tiling and thread count.
 func kBlocking(k int) (kc int) {
+	if k <= 0 {
+		return 1
+	}
 	nb := (k + kcMax - 1) / kcMax
 	return (k + nb - 1) / nb
 }
@@ -220,8 +232,9 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 	s.a = grow(s.a, rows*k)
 	packA(ks, s.a, g.transA, g.a, g.lda, r0, r1, k)
 	kc := kBlocking(k)
+	direct := g.packed == nil && !g.transB && g.m <= ks.directMR
 	var bbuf []float32
-	if g.packed == nil {
+	if g.packed == nil && !direct {
 		s.b = grow(s.b, kc*ncPanels*panelWidth)
 		bbuf = s.b
 	}
@@ -230,13 +243,16 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 		for k0 := 0; k0 < k; k0 += kc {
 			kb := min(kc, k-k0)
 			var bp *float32
-			var bstride int
-			if g.packed != nil {
-				bstride = kb * panelWidth
+			bstride := kb * panelWidth // floats between panels and the kernels' bstride
+			tk, step := &ks.tileKernels, bstride
+			switch {
+			case g.packed != nil:
 				bp = &g.packed.data[k0*panels(g.n)*panelWidth+jc*bstride]
-			} else {
+			case direct:
+				bp = &g.b[k0*g.ldb+jc*panelWidth]
+				tk, step, bstride = &ks.direct, panelWidth, g.ldb
+			default:
 				packB(ks, bbuf, g.transB, g.b, g.ldb, k0, kb, jc, jcEnd, g.n)
-				bstride = kb * panelWidth
 				bp = &bbuf[0]
 			}
 			beta := g.beta
@@ -246,31 +262,31 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 			for r := r0; r < r1; r += ks.mr {
 				mt := min(ks.mr, r1-r)
 				ap := &s.a[(r-r0)*k+k0*mt]
-				gemmRow(ks, g, mt, kb, ap, bp, bstride, r, jc, jcEnd, beta)
+				gemmRow(tk, g, mt, kb, ap, bp, step, bstride, r, jc, jcEnd, beta)
 			}
 		}
 	}
 }
 
 // gemmRow runs the micro-kernels over one tile row (mt rows from row r) for panels
-// [jc, jcEnd) of one k block.
-func gemmRow(ks *kernelSet, g *gemmArgs, mt, kb int, ap, bp *float32, bstride, r, jc, jcEnd int, beta float32) {
+// [jc, jcEnd) of one k block; panel jc is at bp and the next ones `step` floats apart.
+func gemmRow(tk *tileKernels, g *gemmArgs, mt, kb int, ap, bp *float32, step, bstride, r, jc, jcEnd int, beta float32) {
 	full := g.n / panelWidth // panels with no padding
 	p := jc
-	if f := ks.multi[mt]; f != nil {
-		step := ks.multiN[mt]
-		for ; p+step <= min(jcEnd, full); p += step {
-			f(kb, ap, ptrAdd(bp, (p-jc)*bstride), bstride, &g.c[r*g.ldc+p*panelWidth], g.ldc, g.alpha, beta, panelWidth)
+	if f := tk.multi[mt]; f != nil {
+		np := tk.multiN[mt]
+		for ; p+np <= min(jcEnd, full); p += np {
+			f(kb, ap, ptrAdd(bp, (p-jc)*step), bstride, &g.c[r*g.ldc+p*panelWidth], g.ldc, g.alpha, beta, panelWidth)
 		}
 	}
-	edge := ks.edge[mt]
+	edge := tk.edge[mt]
 	for ; p < jcEnd; p++ {
-		for off := 0; off < panelWidth; off += ks.width {
+		for off := 0; off < panelWidth; off += tk.width {
 			col := p*panelWidth + off
 			if col >= g.n {
 				break
 			}
-			edge(kb, ap, ptrAdd(bp, (p-jc)*bstride+off), bstride, &g.c[r*g.ldc+col], g.ldc, g.alpha, beta, min(ks.width, g.n-col))
+			edge(kb, ap, ptrAdd(bp, (p-jc)*step+off), bstride, &g.c[r*g.ldc+col], g.ldc, g.alpha, beta, min(tk.width, g.n-col))
 		}
 	}
 }

@@ -42,7 +42,8 @@ const genericMR = 4
 // genericKernels is the portable kernel set: the same packed layout and macro-kernel as the
 // assembly, with the micro-kernel in plain Go.
 func genericKernels() *kernelSet {
-	ks := &kernelSet{mr: genericMR, width: panelWidth}
+	ks := &kernelSet{mr: genericMR}
+	ks.width = panelWidth
 	for m := 1; m <= genericMR; m++ {
 		ks.edge[m] = func(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, ncols int) {
 			gemmGenericTile(m, kc, a, b, c, ldc, alpha, beta, ncols)

@@ -44,6 +44,22 @@ func gemmAVX512m5n2(kc int, a *float32, b *float32, bstride int, c *float32, ldc
 
 func gemmAVX512m6n2(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
 
+func gemmAVX512m1edgedirect(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m1n4direct(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m2edgedirect(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m2n4direct(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m3edgedirect(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m3n3direct(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m4edgedirect(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
+func gemmAVX512m4n3direct(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
+
 func gemmAVX2m1edge(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
 
 func gemmAVX2m2edge(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
@@ -31,8 +29,9 @@ import (
 
 const gemmSig = "func(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, ncols int)"
 
-// gemmPrefetchB is how many k steps ahead the AVX-512 kernels prefetch B (0: not at all).
-var gemmPrefetchB = envInt("PF", 8)
+// gemmPrefetchB is how many k steps ahead the AVX-512 kernels prefetch packed B (measured
+// 4–16 all help on a Cascade Lake; without it the B stream from L2 stalls the kernel).
+const gemmPrefetchB = 8
 
 // gemmUnroll is how many k steps the main loop does per iteration.
 const gemmUnroll = 4
@@ -42,6 +41,9 @@ func init() { register("gemm", "kernels", genGemm) }
 // avx512Multi gives the number of panels the AVX-512 multi kernel for m rows covers: as many
 // as fit in 32 zmm registers with m·2·np accumulators, 2·np B registers and one broadcast.
 var avx512Multi = map[int]int{1: 4, 2: 4, 3: 3, 4: 3, 5: 2, 6: 2}
+
+// avx512DirectMR is the tallest tile read from an unpacked B.
+const avx512DirectMR = 4
 
 // avx512MR is the tallest AVX-512 tile: 2·14 accumulators + 2 B + 1 broadcast = 31 registers.
 const avx512MR = 14
@@ -55,12 +57,16 @@ var avx2Multi = map[int]int{1: 1, 2: 1}
 
 func genGemm(ctx *build.Context) {
 	for m := 1; m <= avx512MR; m++ {
-		gemmAVX512(ctx, m, 1, true)
+		gemmAVX512(ctx, m, 1, true, false)
 	}
 	for m := 1; m <= avx512MR; m++ {
 		if np, ok := avx512Multi[m]; ok {
-			gemmAVX512(ctx, m, np, false)
+			gemmAVX512(ctx, m, np, false, false)
 		}
+	}
+	for m := 1; m <= avx512DirectMR; m++ {
+		gemmAVX512(ctx, m, 1, true, true)
+		gemmAVX512(ctx, m, avx512Multi[m], false, true)
 	}
 	for m := 1; m <= avx2MR; m++ {
 		gemmAVX2(ctx, m, 16, true)
@@ -107,9 +113,30 @@ func (r gemmRegs) panelAddr(p, disp int) Mem {
 	panic("panelAddr")
 }
 
+// rowAddr is the address of row u (u < 4) of an unpacked B at byte offset disp.
+func (r gemmRegs) rowAddr(u, disp int) Mem {
+	switch u {
+	case 0:
+		return Mem{Base: r.b, Disp: disp}
+	case 1:
+		return Mem{Base: r.b, Index: r.bs, Scale: 1, Disp: disp}
+	case 2:
+		return Mem{Base: r.b, Index: r.bs, Scale: 2, Disp: disp}
+	case 3:
+		return Mem{Base: r.b, Index: r.bs3, Scale: 1, Disp: disp}
+	}
+	panic("rowAddr")
+}
+
 // kLoop emits the k loop: `step(u)` emits the work of the u-th step of an unrolled iteration
 // (u < gemmUnroll) with displacements relative to the current a and b pointers.
 func kLoop(ctx *build.Context, name string, r gemmRegs, m int, step func(u int)) {
+	kLoopStep(ctx, name, r, m, U32(gemmUnroll*128), U8(128), step)
+}
+
+// kLoopStep is kLoop with the B pointer advanced by step4 per unrolled iteration and by step1
+// per tail step.
+func kLoopStep(ctx *build.Context, name string, r gemmRegs, m int, step4, step1 Op, step func(u int)) {
 	n := R13
 	ctx.MOVQ(r.kc, n)
 	ctx.SHRQ(U8(2), n)
@@ -118,7 +145,7 @@ func kLoop(ctx *build.Context, name string, r gemmRegs, m int, step func(u int))
 	for u := 0; u < gemmUnroll; u++ {
 		step(u)
 	}
-	ctx.ADDQ(U32(gemmUnroll*128), r.b)
+	ctx.ADDQ(step4, r.b)
 	ctx.ADDQ(U32(gemmUnroll*4*m), r.a)
 	ctx.DECQ(n)
 	ctx.JNZ(LabelRef(name + "_loop4"))
@@ -127,7 +154,7 @@ func kLoop(ctx *build.Context, name string, r gemmRegs, m int, step func(u int))
 	ctx.JZ(LabelRef(name + "_done"))
 	ctx.Label(name + "_loop1")
 	step(0)
-	ctx.ADDQ(U8(128), r.b)
+	ctx.ADDQ(step1, r.b)
 	ctx.ADDQ(U8(4*m), r.a)
 	ctx.DECQ(r.kc)
 	ctx.JNZ(LabelRef(name + "_loop1"))
@@ -135,10 +162,17 @@ func kLoop(ctx *build.Context, name string, r gemmRegs, m int, step func(u int))
 }
 
 // gemmAVX512 emits the AVX-512 kernel for m rows and np panels of 32 columns (two zmm each).
-func gemmAVX512(ctx *build.Context, m, np int, masked bool) {
+//
+// With direct, B is not packed: the kernel reads the row-major B itself, bstride is the
+// distance between its rows and panel p is the 32 columns at p·32 (for small m, where
+// packing B would cost as much as the product); a masked direct kernel also masks its B loads.
+func gemmAVX512(ctx *build.Context, m, np int, masked, direct bool) {
 	name := fmt.Sprintf("gemmAVX512m%dn%d", m, np)
 	if masked {
 		name = fmt.Sprintf("gemmAVX512m%dedge", m)
+	}
+	if direct {
+		name += "direct"
 	}
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
@@ -165,6 +199,47 @@ func gemmAVX512(ctx *build.Context, m, np int, masked bool) {
 			ctx.PREFETCHT0(Mem{Base: R11, Disp: l * 64})
 		}
 	}
+	masks := [2]OpmaskPhysical{K1, K2}
+	if masked {
+		ctx.Load(ctx.Param("ncols"), RAX)
+		ctx.MOVL(U32(0xffffffff), R10L)
+		ctx.BZHIL(EAX, R10L, R10L)
+		ctx.KMOVW(R10L, K1)
+		ctx.SHRL(U8(16), R10L)
+		ctx.KMOVW(R10L, K2)
+	}
+	if direct {
+		// Row u of an unrolled iteration is at (b)(u·bs); the pointer advances 4 rows at once.
+		ctx.LEAQ(Mem{Base: r.bs, Index: r.bs, Scale: 1}, R10)
+		ctx.SHLQ(U8(1), R10)
+		kLoopStep(ctx, name, r, m, R10, r.bs, func(u int) {
+			for p := 0; p < np; p++ {
+				for h := 0; h < 2; h++ {
+					addr := r.rowAddr(u, p*128+h*64)
+					if masked {
+						ctx.VMOVUPS_Z(addr, masks[h], bReg(p, h))
+					} else {
+						ctx.VMOVUPS(addr, bReg(p, h))
+					}
+				}
+			}
+			for i := 0; i < m; i++ {
+				ctx.VBROADCASTSS(Mem{Base: r.a, Disp: (u*m + i) * 4}, bc)
+				for p := 0; p < np; p++ {
+					for h := 0; h < 2; h++ {
+						ctx.VFMADD231PS(bReg(p, h), bc, acc(i, p, h))
+					}
+				}
+			}
+		})
+	} else {
+		gemmAVX512Loop(ctx, name, r, m, np, bReg, acc, bc)
+	}
+	gemmAVX512Epilogue(ctx, name, r, m, np, masked, acc)
+}
+
+// gemmAVX512Loop is the k loop over packed B.
+func gemmAVX512Loop(ctx *build.Context, name string, r gemmRegs, m, np int, bReg func(p, h int) VecPhysical, acc func(i, p, h int) VecPhysical, bc VecPhysical) {
 	kLoop(ctx, name, r, m, func(u int) {
 		for p := 0; p < np; p++ {
 			for h := 0; h < 2; h++ {
@@ -185,20 +260,15 @@ func gemmAVX512(ctx *build.Context, m, np int, masked bool) {
 			}
 		}
 	})
+}
 
-	// Epilogue: acc = alpha·acc (+ beta·C), stored under the column mask.
+// gemmAVX512Epilogue stores acc = alpha·acc (+ beta·C) under the column mask (K1, K2).
+func gemmAVX512Epilogue(ctx *build.Context, name string, r gemmRegs, m, np int, masked bool, acc func(i, p, h int) VecPhysical) {
+	nacc := m * np * 2
 	alpha, beta, tmp := Z31, Z30, Z29
 	ctx.VBROADCASTSS(paramAddr(ctx, "alpha"), alpha)
 	ctx.VBROADCASTSS(paramAddr(ctx, "beta"), beta)
 	masks := [2]OpmaskPhysical{K1, K2}
-	if masked {
-		ctx.Load(ctx.Param("ncols"), RAX)
-		ctx.MOVL(U32(0xffffffff), R10L)
-		ctx.BZHIL(EAX, R10L, R10L)
-		ctx.KMOVW(R10L, K1)
-		ctx.SHRL(U8(16), R10L)
-		ctx.KMOVW(R10L, K2)
-	}
 	for i := 0; i < nacc; i++ {
 		ctx.VMULPS(alpha, zmm(i), zmm(i))
 	}
@@ -377,11 +447,4 @@ func paramAddr(ctx *build.Context, name string) Mem {
 		panic(err)
 	}
 	return b.Addr
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
 }
