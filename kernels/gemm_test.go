@@ -273,11 +273,21 @@ func TestGemmPanics(t *testing.T) {
 		name string
 		fn   func()
 	}{
-		{"short A", func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) }},
-		{"short B", func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 3), 2, 0, make([]float32, 4), 2) }},
-		{"short C", func() { Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2) }},
-		{"small lda", func() { Gemm(false, false, 2, 2, 3, 1, make([]float32, 9), 2, make([]float32, 6), 2, 0, make([]float32, 4), 2) }},
-		{"small ldb transposed", func() { Gemm(false, true, 2, 2, 3, 1, make([]float32, 6), 3, make([]float32, 9), 2, 0, make([]float32, 4), 2) }},
+		{"short A", func() {
+			Gemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+		}},
+		{"short B", func() {
+			Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 3), 2, 0, make([]float32, 4), 2)
+		}},
+		{"short C", func() {
+			Gemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+		}},
+		{"small lda", func() {
+			Gemm(false, false, 2, 2, 3, 1, make([]float32, 9), 2, make([]float32, 6), 2, 0, make([]float32, 4), 2)
+		}},
+		{"small ldb transposed", func() {
+			Gemm(false, true, 2, 2, 3, 1, make([]float32, 6), 3, make([]float32, 9), 2, 0, make([]float32, 4), 2)
+		}},
 		{"negative", func() { Gemm(false, false, -1, 2, 2, 1, nil, 2, make([]float32, 4), 2, 0, nil, 2) }},
 		{"packed short A", func() {
 			GemmPacked(false, 2, 1, make([]float32, 3), 2, PackB(false, 2, 2, make([]float32, 4), 2), 0, make([]float32, 4), 2)

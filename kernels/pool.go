@@ -4,22 +4,39 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// The worker pool. Kernels cut their output into parts and run them with parallel; the caller
-// runs part 0 itself so a one-thread pool costs nothing.
+// The worker pool. A kernel cuts its output into a fixed number of parts that do not depend on
+// who runs them, then calls parallel: the caller and any idle workers take parts in turn
+// until none is left. The caller never waits for a worker to start, so a busy or slow-to-wake
+// worker costs nothing but its share, concurrent callers cannot deadlock, and the results are
+// the same whoever ran which part.
 
 var (
-	threads   atomic.Int32
-	poolMu    sync.Mutex
-	poolSize  int // goroutines started (they never exit)
-	poolTasks = make(chan task)
+	threads  atomic.Int32
+	poolMu   sync.Mutex
+	poolSize int                   // worker goroutines started (they never exit)
+	poolJobs = make(chan *job, 64) // wake-ups; a full channel just means fewer helpers
 )
 
-type task struct {
-	fn func(part int)
-	i  int
-	wg *sync.WaitGroup
+type job struct {
+	fn   func(part int)
+	n    int
+	next atomic.Int64 // next part to take
+	done sync.WaitGroup
+}
+
+// work takes parts until none is left.
+func (j *job) work() {
+	for {
+		i := int(j.next.Add(1)) - 1
+		if i >= j.n {
+			return
+		}
+		j.fn(i)
+		j.done.Done()
+	}
 }
 
 func init() { threads.Store(int32(runtime.GOMAXPROCS(0))) }
@@ -36,15 +53,30 @@ func SetThreads(n int) int {
 // Threads is the number of threads multi-threaded kernels use.
 func Threads() int { return int(threads.Load()) }
 
+// spinFor is how long an idle worker keeps polling for the next job before it parks. Waking
+// a parked goroutine on an idle P takes tens of microseconds, as long as a whole decoding-step
+// product; back-to-back kernels (a model's forward pass) keep the workers spinning instead.
+const spinFor = 200 * time.Microsecond
+
 func worker() {
-	for t := range poolTasks {
-		t.fn(t.i)
-		t.wg.Done()
+	for {
+		var j *job
+		for t0 := time.Now(); j == nil && time.Since(t0) < spinFor; {
+			select {
+			case j = <-poolJobs:
+			default:
+				runtime.Gosched()
+			}
+		}
+		if j == nil {
+			j = <-poolJobs
+		}
+		j.work()
 	}
 }
 
-// parallel runs fn(0), …, fn(n-1) concurrently, fn(0) on the calling goroutine, and returns
-// when all are done.
+// parallel runs fn(0), …, fn(n-1), spread over the calling goroutine and up to n-1 workers,
+// and returns when all are done. fn must not call parallel itself.
 func parallel(n int, fn func(part int)) {
 	if n <= 1 {
 		if n == 1 {
@@ -58,20 +90,16 @@ func parallel(n int, fn func(part int)) {
 		poolSize++
 	}
 	poolMu.Unlock()
-	var wg sync.WaitGroup
-	for i := 1; i < n; i++ {
-		wg.Add(1)
+	j := &job{fn: fn, n: n}
+	j.done.Add(n)
+	for i := 0; i < n-1; i++ {
 		select {
-		case poolTasks <- task{fn: fn, i: i, wg: &wg}:
+		case poolJobs <- j:
 		default:
-			// Every worker is busy (another caller, or a nested call): run the part here
-			// rather than wait, so concurrent callers can never deadlock.
-			fn(i)
-			wg.Done()
 		}
 	}
-	fn(0)
-	wg.Wait()
+	j.work()
+	j.done.Wait()
 }
 
 // split returns the start of part i when n items are cut into `parts` nearly equal parts,
