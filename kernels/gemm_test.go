@@ -411,3 +411,13 @@ func BenchmarkGemm(b *testing.B) {
 		})
 	}
 }
+
+func TestGemmHugeShapePanics(t *testing.T) {
+	defer func() {
+		if msg := fmt.Sprint(recover()); !strings.HasPrefix(msg, "kernels: gemm:") {
+			t.Fatalf("panic %q", msg)
+		}
+	}()
+	// (rows-1)·ld wraps around int64: the check must still fail.
+	Gemm(false, false, 1<<40, 1, 1, 1, make([]float32, 4), 1<<40, make([]float32, 1), 1, 0, make([]float32, 4), 1)
+}
