@@ -76,6 +76,9 @@ func init() {
 		AVXVNNI:  cpu.X86.HasAVXVNNI,
 	}
 	detected = levelOf(features)
+	if !asm {
+		detected = Generic
+	}
 	cur := detected
 	if s, ok := os.LookupEnv("OPTIFORMER_CPU"); ok && s != "" {
 		l, err := ParseLevel(s)
@@ -102,7 +105,8 @@ func levelOf(f Features) Level {
 // Detect returns the features of this processor (as the operating system enables them).
 func Detect() Features { return features }
 
-// Detected is the highest level this processor supports.
+// Detected is the highest level this processor supports and this build has kernels for
+// (Generic under -tags purego).
 func Detected() Level { return detected }
 
 // Current is the level kernels dispatch to: Detected, lowered by OPTIFORMER_CPU and Cap.
