@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/optiformer/optiformer/internal/cpu"
@@ -30,7 +31,9 @@ type KernelOptions struct {
 
 // Kernels measures fp32 GEMM (with per-call packing, and with B prepacked) for GemmShapes,
 // beside numpy/OpenBLAS with the same thread count when it is installed, plus the machine's
-// FMA ceiling at the time of the run.
+// FMA ceiling at the time of the run. Each sample measures every thread count in turn, so
+// that when both 1 and 2 threads are asked for, the `scaling/…` lines compare them in the
+// same window (the second vCPU of a shared machine comes and goes).
 func Kernels(o KernelOptions) ([]Result, error) {
 	if len(o.Threads) == 0 {
 		o.Threads = []int{1, 2}
@@ -48,46 +51,131 @@ func Kernels(o KernelOptions) ([]Result, error) {
 	}
 	prev := kernels.SetThreads(1)
 	defer kernels.SetThreads(prev)
-	variant := cpu.Current().String()
 
-	var rs []Result
-	for _, t := range o.Threads {
-		var peer *Peer
-		if !o.NoPeer {
+	peers := make([]*Peer, len(o.Threads))
+	if !o.NoPeer {
+		for i, t := range o.Threads {
 			p, err := StartPython("openblas", gemmNumpy,
 				fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", t), fmt.Sprintf("OMP_NUM_THREADS=%d", t))
 			if err != nil {
 				logf("%v\n", err)
-			} else {
-				peer = p
-				logf("peer: %v (threads %d)\n", p.Info["openblas_config"], t)
+				break
 			}
+			peers[i] = p
+			logf("peer: %v (threads %d)\n", p.Info["openblas_config"], t)
 		}
-		kernels.SetThreads(t)
-		var peaks []float64
+	}
+	defer func() {
+		for _, p := range peers {
+			p.Close()
+		}
+	}()
+
+	// series[name][thread index] holds the samples of one figure.
+	type series struct{ ours, peer [][]float64 }
+	var names []string
+	all := map[string]*series{}
+	add := func(name string, ti int, ours, peer float64, hasPeer bool) {
+		s := all[name]
+		if s == nil {
+			s = &series{ours: make([][]float64, len(o.Threads)), peer: make([][]float64, len(o.Threads))}
+			all[name] = s
+			names = append(names, name)
+		}
+		s.ours[ti] = append(s.ours[ti], ours)
+		if hasPeer {
+			s.peer[ti] = append(s.peer[ti], peer)
+		}
+	}
+
+	for range o.Samples {
+		for ti, t := range o.Threads {
+			add("peak/fma", ti, kernels.PeakGFLOPS(t, o.Sample/2), 0, false)
+		}
+	}
+	for _, sh := range GemmShapes {
+		m, k, n := sh[0], sh[1], sh[2]
+		logf("gemm %dx%dx%d\n", m, k, n)
+		g := newGemmBench(m, k, n)
+		name := fmt.Sprintf("%dx%dx%d", m, k, n)
 		for range o.Samples {
-			peaks = append(peaks, kernels.PeakGFLOPS(t, o.Sample/2))
-		}
-		rs = append(rs, Result{Name: "peak/fma", Threads: t, Value: Median(peaks), Unit: "GFLOP/s",
-			HigherIsBetter: true, Samples: len(peaks),
-			Note: "peak/fma: the " + variant + " micro-kernel on L1-resident data; with 2 threads it shows whether the second vCPU is a real core"})
-		for _, sh := range GemmShapes {
-			m, k, n := sh[0], sh[1], sh[2]
-			logf("gemm %dx%dx%d, %d thread(s)\n", m, k, n, t)
-			r, rp, err := benchGemm(m, k, n, t, o, peer)
-			if err != nil {
-				logf("%v\n", err)
-				peer.Close()
-				peer = nil
+			for ti, t := range o.Threads {
+				kernels.SetThreads(t)
+				plain := Rate(o.Sample, g.call) * g.flops / 1e9
+				packed := Rate(o.Sample, g.callPacked) * g.flops / 1e9
+				var theirs float64
+				if p := peers[ti]; p != nil {
+					var resp struct{ Gflops float64 }
+					if err := p.Call(map[string]any{"op": "gemm", "m": m, "k": k, "n": n, "seconds": o.Sample.Seconds()}, &resp); err != nil {
+						logf("%v\n", err)
+						p.Close()
+						peers[ti] = nil
+					}
+					theirs = resp.Gflops
+				}
+				add("gemm/"+name, ti, plain, theirs, peers[ti] != nil)
+				add("gemm-prepacked/"+name, ti, packed, theirs, peers[ti] != nil)
 			}
-			rs = append(rs, r, rp)
 		}
-		peer.Close()
+	}
+
+	variant := cpu.Current().String()
+	notes := map[string]string{
+		"peak":    "peak/fma: the " + variant + " GEMM micro-kernel on L1-resident data (the FMA ceiling at the time of the run); with 2 threads it shows whether the second vCPU is a real core",
+		"gemm-pr": "gemm-prepacked: B packed once beforehand (weights at load time); the peer computes the same product its usual way",
+		"scaling": "scaling/…: median over samples of (figure with N threads / figure with the first thread count), both taken in the same sample; the peer's likewise",
+	}
+	note := func(name string) string {
+		for k, v := range notes {
+			if strings.HasPrefix(name, k) {
+				return v
+			}
+		}
+		return ""
+	}
+	var rs []Result
+	for ti, t := range o.Threads {
+		for _, name := range names {
+			s := all[name]
+			r := Result{Name: name, Threads: t, Value: Median(s.ours[ti]), Unit: "GFLOP/s", HigherIsBetter: true,
+				Samples: len(s.ours[ti]), Note: note(name)}
+			if len(s.peer[ti]) == o.Samples {
+				r.SetPeer("openblas", Median(s.peer[ti]))
+			}
+			rs = append(rs, r)
+		}
+	}
+	// Same-window scaling from the first thread count to each other one.
+	for ti := 1; ti < len(o.Threads); ti++ {
+		for _, name := range names {
+			s := all[name]
+			r := Result{Name: "scaling/" + name, Threads: o.Threads[ti], Unit: "x",
+				HigherIsBetter: true, Value: Median(ratios(s.ours[ti], s.ours[0])), Samples: len(s.ours[ti]), Note: notes["scaling"]}
+			if len(s.peer[ti]) == o.Samples && len(s.peer[0]) == o.Samples {
+				r.SetPeer("openblas", Median(ratios(s.peer[ti], s.peer[0])))
+			}
+			rs = append(rs, r)
+		}
 	}
 	return rs, nil
 }
 
-func benchGemm(m, k, n, threads int, o KernelOptions, peer *Peer) (plain, packed Result, err error) {
+// ratios is num[i]/den[i].
+func ratios(num, den []float64) []float64 {
+	r := make([]float64, min(len(num), len(den)))
+	for i := range r {
+		r[i] = num[i] / den[i]
+	}
+	return r
+}
+
+// gemmBench is one product with its operands, through Gemm and through GemmPacked.
+type gemmBench struct {
+	flops            float64
+	call, callPacked func()
+}
+
+func newGemmBench(m, k, n int) *gemmBench {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := make([]float32, m*k)
 	b := make([]float32, k*n)
@@ -99,29 +187,12 @@ func benchGemm(m, k, n, threads int, o KernelOptions, peer *Peer) (plain, packed
 		b[i] = float32(rng.NormFloat64())
 	}
 	pb := kernels.PackB(false, k, n, b, n)
-	flops := 2 * float64(m) * float64(k) * float64(n)
-	call := func() { kernels.Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) }
-	callPacked := func() { kernels.GemmPacked(false, m, 1, a, k, pb, 0, c, n) }
-	call()
-	callPacked()
-	var ours, oursPacked, theirs []float64
-	for range o.Samples {
-		ours = append(ours, Rate(o.Sample, call)*flops/1e9)
-		oursPacked = append(oursPacked, Rate(o.Sample, callPacked)*flops/1e9)
-		if peer != nil && err == nil {
-			var resp struct{ Gflops float64 }
-			err = peer.Call(map[string]any{"op": "gemm", "m": m, "k": k, "n": n, "seconds": o.Sample.Seconds()}, &resp)
-			theirs = append(theirs, resp.Gflops)
-		}
+	g := &gemmBench{
+		flops:      2 * float64(m) * float64(k) * float64(n),
+		call:       func() { kernels.Gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) },
+		callPacked: func() { kernels.GemmPacked(false, m, 1, a, k, pb, 0, c, n) },
 	}
-	name := fmt.Sprintf("%dx%dx%d", m, k, n)
-	plain = Result{Name: "gemm/" + name, Threads: threads, Value: Median(ours), Unit: "GFLOP/s", HigherIsBetter: true, Samples: len(ours)}
-	packed = Result{Name: "gemm-prepacked/" + name, Threads: threads, Value: Median(oursPacked), Unit: "GFLOP/s", HigherIsBetter: true, Samples: len(oursPacked),
-		Note: "gemm-prepacked: B packed once beforehand (weights at load time); the peer computes the same product its usual way"}
-	if peer != nil && err == nil {
-		pv := Median(theirs)
-		plain.SetPeer("openblas", pv)
-		packed.SetPeer("openblas", pv)
-	}
-	return plain, packed, err
+	g.call()
+	g.callPacked()
+	return g
 }
