@@ -20,7 +20,8 @@ import (
 
 // Result is one benchmark line. Peer, PeerValue and Ratio are nil when no peer ran
 // (printed as null, never guessed). Ratio > 1 means optiformer is better: value/peer for
-// throughputs, peer/value for latencies.
+// throughputs, peer/value for latencies; with paired samples (SetPeerPaired) it is the median
+// of the per-sample ratios, which can differ a little from the ratio of the medians.
 type Result struct {
 	Name           string   `json:"name"`
 	Threads        int      `json:"threads"`
@@ -46,6 +47,26 @@ func (r *Result) SetPeer(name string, value float64) {
 	}
 	if !math.IsNaN(ratio) && !math.IsInf(ratio, 0) {
 		ratio = math.Round(ratio*1000) / 1000
+		r.Ratio = &ratio
+	}
+}
+
+// SetPeerPaired fills in the peer's median and, as the ratio, the median of the per-sample
+// ratios: sample i of ours and sample i of the peer were taken one right after the other, so
+// their ratio cancels most of the drift of a shared machine, which a ratio of medians keeps.
+// ours and peer must be the same length.
+func (r *Result) SetPeerPaired(name string, ours, peer []float64) {
+	r.SetPeer(name, Median(peer))
+	var rs []float64
+	for i := range min(len(ours), len(peer)) {
+		if r.HigherIsBetter {
+			rs = append(rs, ours[i]/peer[i])
+		} else {
+			rs = append(rs, peer[i]/ours[i])
+		}
+	}
+	ratio := math.Round(Median(rs)*1000) / 1000
+	if !math.IsNaN(ratio) && !math.IsInf(ratio, 0) {
 		r.Ratio = &ratio
 	}
 }

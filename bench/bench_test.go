@@ -101,3 +101,17 @@ done`
 		t.Fatalf("error answer gave %v", err)
 	}
 }
+
+func TestSetPeerPaired(t *testing.T) {
+	// The machine halves its speed half-way: the paired ratio still sees 2×.
+	r := Result{HigherIsBetter: true}
+	r.SetPeerPaired("p", []float64{20, 20, 10, 10, 10}, []float64{10, 10, 5, 5, 5})
+	if *r.Ratio != 2 || *r.PeerValue != 5 {
+		t.Fatalf("ratio %v peer %v", *r.Ratio, *r.PeerValue)
+	}
+	lat := Result{}
+	lat.SetPeerPaired("p", []float64{1, 2, 4}, []float64{2, 4, 8})
+	if *lat.Ratio != 2 {
+		t.Fatalf("latency ratio %v", *lat.Ratio)
+	}
+}

@@ -140,7 +140,7 @@ func Kernels(o KernelOptions) ([]Result, error) {
 			r := Result{Name: name, Threads: t, Value: Median(s.ours[ti]), Unit: "GFLOP/s", HigherIsBetter: true,
 				Samples: len(s.ours[ti]), Note: note(name)}
 			if len(s.peer[ti]) == o.Samples {
-				r.SetPeer("openblas", Median(s.peer[ti]))
+				r.SetPeerPaired("openblas", s.ours[ti], s.peer[ti])
 			}
 			rs = append(rs, r)
 		}
