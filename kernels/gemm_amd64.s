@@ -4,6 +4,72 @@
 
 #include "textflag.h"
 
+DATA gemmMaskTable<>+0(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+4(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+8(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+12(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+16(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+20(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+24(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+28(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+32(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+36(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+40(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+44(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+48(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+52(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+56(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+60(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+64(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+68(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+72(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+76(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+80(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+84(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+88(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+92(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+96(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+100(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+104(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+108(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+112(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+116(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+120(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+124(SB)/4, $0xffffffff
+DATA gemmMaskTable<>+128(SB)/4, $0x00000000
+DATA gemmMaskTable<>+132(SB)/4, $0x00000000
+DATA gemmMaskTable<>+136(SB)/4, $0x00000000
+DATA gemmMaskTable<>+140(SB)/4, $0x00000000
+DATA gemmMaskTable<>+144(SB)/4, $0x00000000
+DATA gemmMaskTable<>+148(SB)/4, $0x00000000
+DATA gemmMaskTable<>+152(SB)/4, $0x00000000
+DATA gemmMaskTable<>+156(SB)/4, $0x00000000
+DATA gemmMaskTable<>+160(SB)/4, $0x00000000
+DATA gemmMaskTable<>+164(SB)/4, $0x00000000
+DATA gemmMaskTable<>+168(SB)/4, $0x00000000
+DATA gemmMaskTable<>+172(SB)/4, $0x00000000
+DATA gemmMaskTable<>+176(SB)/4, $0x00000000
+DATA gemmMaskTable<>+180(SB)/4, $0x00000000
+DATA gemmMaskTable<>+184(SB)/4, $0x00000000
+DATA gemmMaskTable<>+188(SB)/4, $0x00000000
+DATA gemmMaskTable<>+192(SB)/4, $0x00000000
+DATA gemmMaskTable<>+196(SB)/4, $0x00000000
+DATA gemmMaskTable<>+200(SB)/4, $0x00000000
+DATA gemmMaskTable<>+204(SB)/4, $0x00000000
+DATA gemmMaskTable<>+208(SB)/4, $0x00000000
+DATA gemmMaskTable<>+212(SB)/4, $0x00000000
+DATA gemmMaskTable<>+216(SB)/4, $0x00000000
+DATA gemmMaskTable<>+220(SB)/4, $0x00000000
+DATA gemmMaskTable<>+224(SB)/4, $0x00000000
+DATA gemmMaskTable<>+228(SB)/4, $0x00000000
+DATA gemmMaskTable<>+232(SB)/4, $0x00000000
+DATA gemmMaskTable<>+236(SB)/4, $0x00000000
+DATA gemmMaskTable<>+240(SB)/4, $0x00000000
+DATA gemmMaskTable<>+244(SB)/4, $0x00000000
+DATA gemmMaskTable<>+248(SB)/4, $0x00000000
+DATA gemmMaskTable<>+252(SB)/4, $0x00000000
+GLOBL gemmMaskTable<>(SB), RODATA|NOPTR, $256
+
 // func gemmAVX512m1edge(kc int, a *float32, b *float32, bstride int, c *float32, ldc int, alpha float32, beta float32, ncols int)
 // Requires: AVX, AVX512DQ, AVX512F, BMI2, MMX+
 TEXT ·gemmAVX512m1edge(SB), NOSPLIT, $0-64
@@ -9317,69 +9383,3 @@ gemmAVX2m2n32_nobeta:
 	VMOVUPS Y7, 96(R11)
 	VZEROUPPER
 	RET
-
-DATA gemmMaskTable<>+0(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+4(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+8(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+12(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+16(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+20(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+24(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+28(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+32(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+36(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+40(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+44(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+48(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+52(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+56(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+60(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+64(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+68(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+72(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+76(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+80(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+84(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+88(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+92(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+96(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+100(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+104(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+108(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+112(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+116(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+120(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+124(SB)/4, $0xffffffff
-DATA gemmMaskTable<>+128(SB)/4, $0x00000000
-DATA gemmMaskTable<>+132(SB)/4, $0x00000000
-DATA gemmMaskTable<>+136(SB)/4, $0x00000000
-DATA gemmMaskTable<>+140(SB)/4, $0x00000000
-DATA gemmMaskTable<>+144(SB)/4, $0x00000000
-DATA gemmMaskTable<>+148(SB)/4, $0x00000000
-DATA gemmMaskTable<>+152(SB)/4, $0x00000000
-DATA gemmMaskTable<>+156(SB)/4, $0x00000000
-DATA gemmMaskTable<>+160(SB)/4, $0x00000000
-DATA gemmMaskTable<>+164(SB)/4, $0x00000000
-DATA gemmMaskTable<>+168(SB)/4, $0x00000000
-DATA gemmMaskTable<>+172(SB)/4, $0x00000000
-DATA gemmMaskTable<>+176(SB)/4, $0x00000000
-DATA gemmMaskTable<>+180(SB)/4, $0x00000000
-DATA gemmMaskTable<>+184(SB)/4, $0x00000000
-DATA gemmMaskTable<>+188(SB)/4, $0x00000000
-DATA gemmMaskTable<>+192(SB)/4, $0x00000000
-DATA gemmMaskTable<>+196(SB)/4, $0x00000000
-DATA gemmMaskTable<>+200(SB)/4, $0x00000000
-DATA gemmMaskTable<>+204(SB)/4, $0x00000000
-DATA gemmMaskTable<>+208(SB)/4, $0x00000000
-DATA gemmMaskTable<>+212(SB)/4, $0x00000000
-DATA gemmMaskTable<>+216(SB)/4, $0x00000000
-DATA gemmMaskTable<>+220(SB)/4, $0x00000000
-DATA gemmMaskTable<>+224(SB)/4, $0x00000000
-DATA gemmMaskTable<>+228(SB)/4, $0x00000000
-DATA gemmMaskTable<>+232(SB)/4, $0x00000000
-DATA gemmMaskTable<>+236(SB)/4, $0x00000000
-DATA gemmMaskTable<>+240(SB)/4, $0x00000000
-DATA gemmMaskTable<>+244(SB)/4, $0x00000000
-DATA gemmMaskTable<>+248(SB)/4, $0x00000000
-DATA gemmMaskTable<>+252(SB)/4, $0x00000000
-GLOBL gemmMaskTable<>(SB), RODATA|NOPTR, $256

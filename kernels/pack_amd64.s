@@ -4,6 +4,24 @@
 
 #include "textflag.h"
 
+DATA packMaskTable<>+0(SB)/4, $0xffffffff
+DATA packMaskTable<>+4(SB)/4, $0xffffffff
+DATA packMaskTable<>+8(SB)/4, $0xffffffff
+DATA packMaskTable<>+12(SB)/4, $0xffffffff
+DATA packMaskTable<>+16(SB)/4, $0xffffffff
+DATA packMaskTable<>+20(SB)/4, $0xffffffff
+DATA packMaskTable<>+24(SB)/4, $0xffffffff
+DATA packMaskTable<>+28(SB)/4, $0xffffffff
+DATA packMaskTable<>+32(SB)/4, $0x00000000
+DATA packMaskTable<>+36(SB)/4, $0x00000000
+DATA packMaskTable<>+40(SB)/4, $0x00000000
+DATA packMaskTable<>+44(SB)/4, $0x00000000
+DATA packMaskTable<>+48(SB)/4, $0x00000000
+DATA packMaskTable<>+52(SB)/4, $0x00000000
+DATA packMaskTable<>+56(SB)/4, $0x00000000
+DATA packMaskTable<>+60(SB)/4, $0x00000000
+GLOBL packMaskTable<>(SB), RODATA|NOPTR, $64
+
 // func packBCopyAVX512(dst *float32, src *float32, kb int, ldb int, np int, psz int)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·packBCopyAVX512(SB), NOSPLIT, $0-48
@@ -378,21 +396,3 @@ transposeAVX512_stored:
 transposeAVX512_done:
 	VZEROUPPER
 	RET
-
-DATA packMaskTable<>+0(SB)/4, $0xffffffff
-DATA packMaskTable<>+4(SB)/4, $0xffffffff
-DATA packMaskTable<>+8(SB)/4, $0xffffffff
-DATA packMaskTable<>+12(SB)/4, $0xffffffff
-DATA packMaskTable<>+16(SB)/4, $0xffffffff
-DATA packMaskTable<>+20(SB)/4, $0xffffffff
-DATA packMaskTable<>+24(SB)/4, $0xffffffff
-DATA packMaskTable<>+28(SB)/4, $0xffffffff
-DATA packMaskTable<>+32(SB)/4, $0x00000000
-DATA packMaskTable<>+36(SB)/4, $0x00000000
-DATA packMaskTable<>+40(SB)/4, $0x00000000
-DATA packMaskTable<>+44(SB)/4, $0x00000000
-DATA packMaskTable<>+48(SB)/4, $0x00000000
-DATA packMaskTable<>+52(SB)/4, $0x00000000
-DATA packMaskTable<>+56(SB)/4, $0x00000000
-DATA packMaskTable<>+60(SB)/4, $0x00000000
-GLOBL packMaskTable<>(SB), RODATA|NOPTR, $64

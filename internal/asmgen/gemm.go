@@ -56,6 +56,7 @@ const avx2MR = 6
 var avx2Multi = map[int]int{1: 1, 2: 1}
 
 func genGemm(ctx *build.Context) {
+	gemmMask = laneMaskTable(ctx, "gemmMaskTable", 32)
 	for m := 1; m <= avx512MR; m++ {
 		gemmAVX512(ctx, m, 1, true, false)
 	}
@@ -76,7 +77,6 @@ func genGemm(ctx *build.Context) {
 			gemmAVX2(ctx, m, 32*np, false)
 		}
 	}
-	genMaskTable(ctx)
 }
 
 // gemmArgs loads the pointer and size arguments shared by all kernels.
@@ -359,13 +359,13 @@ func gemmAVX2(ctx *build.Context, m, cols int, masked bool) {
 	ctx.VBROADCASTSS(paramAddr(ctx, "beta"), beta)
 	var masks []VecPhysical
 	if masked {
-		// mask v selects lanes l with l < ncols - 8v: maskTable[32-ncols+8v : +8].
+		// mask v selects lanes l with l < ncols - 8v: gemmMaskTable[32-ncols+8v : +8].
 		if nacc+nv > 14 {
 			panic(name + ": no room for masks")
 		}
 		ctx.Load(ctx.Param("ncols"), RAX)
 		ctx.NEGQ(RAX)
-		ctx.LEAQ(NewDataAddr(maskTable, 128), R10)
+		ctx.LEAQ(gemmMask.Offset(128), R10)
 		ctx.LEAQ(Mem{Base: R10, Index: RAX, Scale: 4}, R10)
 		for v := 0; v < nv; v++ {
 			mr := ymm(nacc + v)
@@ -416,20 +416,8 @@ func gemmAVX2(ctx *build.Context, m, cols int, masked bool) {
 	ctx.RET()
 }
 
-var maskTable = NewStaticSymbol("gemmMaskTable")
-
-// genMaskTable emits 32 all-ones int32 lanes followed by 32 zero lanes.
-func genMaskTable(ctx *build.Context) {
-	ctx.StaticGlobal(maskTable.Name)
-	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
-	for i := 0; i < 64; i++ {
-		v := U32(0)
-		if i < 32 {
-			v = U32(0xffffffff)
-		}
-		ctx.AppendDatum(v)
-	}
-}
+// gemmMask is the lane-mask table of the AVX2 edge kernels (see laneMaskTable).
+var gemmMask Mem
 
 func zmm(i int) VecPhysical {
 	return []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,

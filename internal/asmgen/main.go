@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/pass"
 	"github.com/mmcloughlin/avo/printer"
 )
@@ -78,4 +80,20 @@ func run(g generator, dir string) error {
 		&pass.Output{Writer: asm, Printer: printer.NewGoAsm(cfg)},
 		&pass.Output{Writer: stubs, Printer: printer.NewStubs(cfg)})
 	return p.Execute(f)
+}
+
+// laneMaskTable emits a read-only table of `ones` all-ones int32 lanes followed by as many zero
+// lanes, and returns its address. The AVX2 kernels take the mask for their first t lanes of a
+// w-lane vector from table[ones-t : ones-t+w] (VMASKMOVPS, VPGATHERDD masks).
+func laneMaskTable(ctx *build.Context, name string, ones int) Mem {
+	m := ctx.StaticGlobal(name)
+	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i := 0; i < 2*ones; i++ {
+		v := U32(0)
+		if i < ones {
+			v = U32(0xffffffff)
+		}
+		ctx.AppendDatum(v)
+	}
+	return m
 }

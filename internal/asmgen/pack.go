@@ -26,12 +26,12 @@ const (
 )
 
 func genPack(ctx *build.Context) {
+	packMask = laneMaskTable(ctx, "packMaskTable", 8)
 	genPackBCopy(ctx, "packBCopyAVX512", 64)
 	genPackBCopy(ctx, "packBCopyAVX2", 32)
 	genPackAGatherAVX512(ctx)
 	genPackAGatherAVX2(ctx)
 	genTranspose16(ctx)
-	genPackMaskTable(ctx)
 }
 
 // genPackBCopy copies 128-byte row pieces with vector registers of vb bytes.
@@ -138,7 +138,7 @@ func genPackAGatherAVX2(ctx *build.Context) {
 	// Y1 = lanes < mt: packMaskTable[8-mt : 16-mt].
 	ctx.MOVQ(mt, RAX)
 	ctx.NEGQ(RAX)
-	ctx.LEAQ(NewDataAddr(packMaskTable, 32), R10)
+	ctx.LEAQ(packMask.Offset(32), R10)
 	ctx.VMOVDQU(Mem{Base: R10, Index: RAX, Scale: 4}, Y1)
 	ctx.SHLQ(U8(2), mt)
 	ctx.TESTQ(k, k)
@@ -157,20 +157,8 @@ func genPackAGatherAVX2(ctx *build.Context) {
 	ctx.RET()
 }
 
-var packMaskTable = NewStaticSymbol("packMaskTable")
-
-// genPackMaskTable emits 8 all-ones int32 lanes followed by 8 zero lanes.
-func genPackMaskTable(ctx *build.Context) {
-	ctx.StaticGlobal(packMaskTable.Name)
-	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
-	for i := 0; i < 16; i++ {
-		v := U32(0)
-		if i < 8 {
-			v = U32(0xffffffff)
-		}
-		ctx.AppendDatum(v)
-	}
-}
+// packMask is the lane-mask table of packAGatherAVX2 (see laneMaskTable).
+var packMask Mem
 
 // genTranspose16 emits
 //

@@ -136,15 +136,7 @@ func genRows(ctx *build.Context) {
 		}
 	}
 	// AVX2 tails: 8 all-ones lanes then 8 zero lanes; the mask for t lanes starts at 32-4t.
-	rowMaskMem = ctx.StaticGlobal("rowsMask")
-	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
-	for i := 0; i < 16; i++ {
-		v := U32(0)
-		if i < 8 {
-			v = U32(0xffffffff)
-		}
-		ctx.AppendDatum(v)
-	}
+	rowMaskMem = laneMaskTable(ctx, "rowsMask", 8)
 
 	for _, s := range []rowISA{rowAVX2, rowAVX512} {
 		genDot(newRowFn(ctx, s, "dot", "func(x, y []float32) float32",
