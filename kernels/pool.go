@@ -108,3 +108,18 @@ func split(n, parts, i int) int {
 	q, r := n/parts, n%parts
 	return i*q + min(i, r)
 }
+
+// ParallelFor runs fn over [0, n) cut into contiguous ranges, on up to Threads() threads, when
+// there is at least `grain` items per thread; otherwise fn(0, n) runs on the caller. The
+// ranges depend only on n, grain and the thread count, and fn must compute each item the same
+// whatever range it arrives in, so results do not depend on the thread count.
+func ParallelFor(n, grain int, fn func(lo, hi int)) {
+	t := min(Threads(), n/max(grain, 1))
+	if t <= 1 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	parallel(t, func(i int) { fn(split(n, t, i), split(n, t, i+1)) })
+}

@@ -58,3 +58,22 @@ func TestSplit(t *testing.T) {
 		SetThreads(prev)
 	}
 }
+
+func TestParallelFor(t *testing.T) {
+	defer SetThreads(SetThreads(3))
+	for _, n := range []int{0, 1, 5, 100, 1000} {
+		for _, grain := range []int{0, 1, 10, 1000} {
+			seen := make([]atomic.Int32, n)
+			ParallelFor(n, grain, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					seen[i].Add(1)
+				}
+			})
+			for i := range seen {
+				if seen[i].Load() != 1 {
+					t.Fatalf("n=%d grain=%d: item %d seen %d times", n, grain, i, seen[i].Load())
+				}
+			}
+		}
+	}
+}
