@@ -1,0 +1,212 @@
+// Package ag is reverse-mode automatic differentiation over package ops: a Var holds a value
+// and, after Backward, its gradient; every operation on Vars run with a Tape records how to
+// push the gradient of its result back to its inputs.
+//
+// Eager and explicit: there is no graph to compile and no global state. A nil Tape (or
+// Tape.NoGrad) runs the same code without recording, which is inference. Gradients of
+// parameters accumulate across Backward calls until ZeroGrad, which is gradient accumulation
+// over micro-batches.
+package ag
+
+import (
+	"fmt"
+
+	"github.com/optiformer/optiformer/kernels"
+	"github.com/optiformer/optiformer/ops"
+	"github.com/optiformer/optiformer/tensor"
+)
+
+// Var is a value in a computation. Grad is nil until a gradient reaches it.
+type Var struct {
+	Value *tensor.Tensor
+	Grad  *tensor.Tensor
+	// requires says whether gradients flow to this Var: true for parameters and for
+	// results of recorded operations on them.
+	requires bool
+}
+
+// NewVar wraps a constant input (no gradient).
+func NewVar(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// NewLeaf wraps a value that wants a gradient (a differentiable input, as in gradient checks).
+func NewLeaf(t *tensor.Tensor) *Var { return &Var{Value: t, requires: true} }
+
+// RequiresGrad reports whether gradients flow to v.
+func (v *Var) RequiresGrad() bool { return v.requires }
+
+// Shape is the shape of the value.
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// grad returns v's gradient buffer, allocating a zeroed one on first use.
+func (v *Var) grad() *tensor.Tensor {
+	if v.Grad == nil {
+		v.Grad = tensor.New(v.Value.DType(), v.Value.Shape()...)
+	}
+	return v.Grad
+}
+
+// gradIf returns v's gradient buffer when v wants one, else nil (the ops then skip it).
+func gradIf(v *Var) *tensor.Tensor {
+	if v == nil || !v.requires {
+		return nil
+	}
+	return v.grad()
+}
+
+// Role says what a parameter is for; optimizers exclude roles from weight decay, quantization
+// picks weights, and so on, without matching names.
+type Role int
+
+const (
+	RoleWeight    Role = iota // matrices of Linear layers
+	RoleBias                  // additive biases
+	RoleNorm                  // LayerNorm gains and biases
+	RoleEmbedding             // token embeddings (and tied output projections)
+	RolePosition              // learned position embeddings
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleWeight:
+		return "weight"
+	case RoleBias:
+		return "bias"
+	case RoleNorm:
+		return "norm"
+	case RoleEmbedding:
+		return "embedding"
+	case RolePosition:
+		return "position"
+	}
+	return fmt.Sprintf("Role(%d)", int(r))
+}
+
+// Param is a trainable tensor: a leaf Var with a role. A weight used as x·Wᵀ keeps W packed
+// for the GEMM micro-kernels; whoever changes Value in place (an optimizer step, loading a
+// checkpoint) calls Changed so the packing is redone when next needed.
+type Param struct {
+	Var
+	Role   Role
+	packed *kernels.PackedB
+	stale  bool
+}
+
+// NewParam makes a parameter holding t.
+func NewParam(t *tensor.Tensor, role Role) *Param {
+	return &Param{Var: Var{Value: t, requires: true}, Role: role}
+}
+
+// Changed tells p that its value was modified in place.
+func (p *Param) Changed() { p.stale = true }
+
+// SetRequiresGrad freezes (false) or unfreezes p.
+func (p *Param) SetRequiresGrad(on bool) { p.requires = on }
+
+// ZeroGrad drops the accumulated gradient.
+func (p *Param) ZeroGrad() { p.Grad = nil }
+
+// PackedT returns p's (Out, In) float32 value packed as the right operand of x·Wᵀ
+// (kernels.PackB(true, In, Out, W, In)), packing or repacking it when needed. It returns nil
+// for values that are not 2-D float32 matrices.
+func (p *Param) PackedT() *kernels.PackedB {
+	v := p.Value
+	if v.DType() != tensor.F32 || v.Rank() != 2 {
+		return nil
+	}
+	out, in := v.Dim(0), v.Dim(1)
+	switch {
+	case p.packed == nil || p.packed.K() != in || p.packed.N() != out:
+		p.packed = kernels.PackB(true, in, out, v.Contiguous().F32(), in)
+	case p.stale:
+		p.packed.Repack(true, v.Contiguous().F32(), in)
+	}
+	p.stale = false
+	return p.packed
+}
+
+// Tape records operations for Backward. The zero Tape is ready to use.
+type Tape struct {
+	nodes  []node
+	noGrad int
+}
+
+type node struct {
+	out  *Var
+	back func() // pushes out.Grad to the inputs
+}
+
+// NoGrad runs fn without recording on t (torch.no_grad()).
+func (t *Tape) NoGrad(fn func()) {
+	if t == nil {
+		fn()
+		return
+	}
+	t.noGrad++
+	defer func() { t.noGrad-- }()
+	fn()
+}
+
+// Len is the number of recorded operations.
+func (t *Tape) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.nodes)
+}
+
+// recording reports whether an operation on inputs must be recorded.
+func (t *Tape) recording(inputs ...*Var) bool {
+	if t == nil || t.noGrad > 0 {
+		return false
+	}
+	for _, v := range inputs {
+		if v != nil && v.requires {
+			return true
+		}
+	}
+	return false
+}
+
+// record returns a new result Var and, when recording, registers back for it.
+func (t *Tape) record(value *tensor.Tensor, back func(out *Var), inputs ...*Var) *Var {
+	out := &Var{Value: value}
+	if t.recording(inputs...) {
+		out.requires = true
+		t.nodes = append(t.nodes, node{out: out, back: func() { back(out) }})
+	}
+	return out
+}
+
+// Backward computes the gradient of the scalar loss with respect to every Var that wants one,
+// accumulating into the Grad of parameters and leaves, then clears the tape. Gradients of
+// intermediate results are dropped once used, to free memory.
+func (t *Tape) Backward(loss *Var) {
+	if loss.Value.Len() != 1 {
+		panic(fmt.Sprintf("ag: Backward of a %v value: the loss must be a scalar", loss.Value.Shape()))
+	}
+	t.BackwardFrom(loss, tensor.Full(loss.Value.DType(), 1, loss.Value.Shape()...))
+}
+
+// BackwardFrom is Backward with an explicit gradient for out (which need not be a scalar).
+func (t *Tape) BackwardFrom(out *Var, grad *tensor.Tensor) {
+	if !out.requires {
+		panic("ag: Backward of a value that does not depend on anything that wants a gradient")
+	}
+	g := out.grad()
+	ops.Accumulate(g, grad)
+	for i := len(t.nodes) - 1; i >= 0; i-- {
+		n := t.nodes[i]
+		if n.out.Grad != nil {
+			n.back()
+			n.out.Grad = nil
+		}
+		t.nodes[i] = node{}
+	}
+	t.nodes = t.nodes[:0]
+}
+
+// Reset drops the recorded operations without computing gradients.
+func (t *Tape) Reset() {
+	clear(t.nodes)
+	t.nodes = t.nodes[:0]
+}

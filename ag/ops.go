@@ -1,0 +1,239 @@
+package ag
+
+import (
+	"math/rand/v2"
+
+	"github.com/optiformer/optiformer/ops"
+	"github.com/optiformer/optiformer/tensor"
+)
+
+// The differentiable operations. Each runs the ops forward function and, when t records,
+// registers the matching Backward. Shapes and semantics are those of package ops.
+
+// MatMul is ops.MatMul.
+func MatMul(t *Tape, a, b *Var, transA, transB bool) *Var {
+	return t.record(ops.MatMul(a.Value, b.Value, transA, transB), func(out *Var) {
+		ops.MatMulBackward(a.Value, b.Value, out.Grad, transA, transB, gradIf(a), gradIf(b))
+	}, a, b)
+}
+
+// Linear is ops.Linear: y = x·Wᵀ + bias (bias may be nil). A float32 weight uses its packed
+// form (Param.PackedT).
+func Linear(t *Tape, x *Var, w, bias *Param) *Var {
+	var bv *tensor.Tensor
+	if bias != nil {
+		bv = bias.Value
+	}
+	y := ops.Linear(x.Value, w.Value, bv, w.PackedT())
+	var bvar *Var
+	if bias != nil {
+		bvar = &bias.Var
+	}
+	return t.record(y, func(out *Var) {
+		var db *tensor.Tensor
+		if bias != nil {
+			db = gradIf(&bias.Var)
+		}
+		ops.LinearBackward(x.Value, w.Value, out.Grad, gradIf(x), gradIf(&w.Var), db)
+	}, x, &w.Var, bvar)
+}
+
+// Add is ops.Add (b may broadcast as a suffix of a's shape).
+func Add(t *Tape, a, b *Var) *Var {
+	return t.record(ops.Add(a.Value, b.Value), func(out *Var) {
+		ops.AddBackward(out.Grad, gradIf(a), gradIf(b))
+	}, a, b)
+}
+
+// Mul is ops.Mul.
+func Mul(t *Tape, a, b *Var) *Var {
+	return t.record(ops.Mul(a.Value, b.Value), func(out *Var) {
+		ops.MulBackward(a.Value, b.Value, out.Grad, gradIf(a), gradIf(b))
+	}, a, b)
+}
+
+// Scale is alpha·x.
+func Scale(t *Tape, x *Var, alpha float64) *Var {
+	return t.record(ops.Scale(x.Value, alpha), func(out *Var) {
+		ops.ScaleBackward(out.Grad, alpha, gradIf(x))
+	}, x)
+}
+
+// Activate is ops.Activate.
+func Activate(t *Tape, x *Var, act ops.Activation) *Var {
+	return t.record(ops.Activate(x.Value, act), func(out *Var) {
+		ops.ActivateBackward(x.Value, out.Grad, act, gradIf(x))
+	}, x)
+}
+
+// Softmax is ops.Softmax over the last dimension with an optional constant additive mask.
+func Softmax(t *Tape, x *Var, mask *tensor.Tensor) *Var {
+	y := ops.Softmax(x.Value, mask)
+	return t.record(y, func(out *Var) {
+		ops.SoftmaxBackward(y, out.Grad, gradIf(x))
+	}, x)
+}
+
+// LogSoftmax is ops.LogSoftmax.
+func LogSoftmax(t *Tape, x *Var) *Var {
+	y := ops.LogSoftmax(x.Value)
+	return t.record(y, func(out *Var) {
+		ops.LogSoftmaxBackward(y, out.Grad, gradIf(x))
+	}, x)
+}
+
+// LayerNorm is ops.LayerNorm; gamma and beta may be nil.
+func LayerNorm(t *Tape, x *Var, gamma, beta *Param, eps float64) *Var {
+	var g, b *tensor.Tensor
+	var gv, bv *Var
+	if gamma != nil {
+		g, gv = gamma.Value, &gamma.Var
+	}
+	if beta != nil {
+		b, bv = beta.Value, &beta.Var
+	}
+	y, mean, rstd := ops.LayerNorm(x.Value, g, b, eps)
+	return t.record(y, func(out *Var) {
+		ops.LayerNormBackward(x.Value, g, mean, rstd, out.Grad, gradIf(x), gradIf(gv), gradIf(bv))
+	}, x, gv, bv)
+}
+
+// Embedding is ops.Embedding of the I32 ids; rows of paddingIdx get no gradient (-1: none).
+func Embedding(t *Tape, w *Param, ids *tensor.Tensor, paddingIdx int) *Var {
+	return t.record(ops.Embedding(w.Value, ids), func(out *Var) {
+		ops.EmbeddingBackward(ids, out.Grad, gradIf(&w.Var), paddingIdx)
+	}, &w.Var)
+}
+
+// Dropout is ops.Dropout with probability p, drawing from rng; p = 0 returns x itself.
+func Dropout(t *Tape, x *Var, p float64, rng *rand.Rand) *Var {
+	if p == 0 {
+		return x
+	}
+	y, m := ops.Dropout(x.Value, p, rng)
+	return t.record(y, func(out *Var) {
+		ops.DropoutBackward(out.Grad, m, gradIf(x))
+	}, x)
+}
+
+// Attention is ops.Attention (multi-head attention over heads side by side in the channels).
+func Attention(t *Tape, q, k, v *Var, heads int, mask ops.AttnMask, scale, dropP float64, rng *rand.Rand) *Var {
+	rec := t.recording(q, k, v)
+	y, saved := ops.Attention(q.Value, k.Value, v.Value, heads, mask, scale, dropP, rng, rec)
+	return t.record(y, func(out *Var) {
+		ops.AttentionBackward(q.Value, k.Value, v.Value, out.Grad, heads, scale, saved, gradIf(q), gradIf(k), gradIf(v))
+	}, q, k, v)
+}
+
+// Reshape is ops.Reshape.
+func Reshape(t *Tape, x *Var, shape ...int) *Var {
+	return t.record(ops.Reshape(x.Value, shape...), func(out *Var) {
+		ops.ReshapeBackward(out.Grad, gradIf(x))
+	}, x)
+}
+
+// Transpose is ops.Transpose.
+func Transpose(t *Tape, x *Var, a, b int) *Var {
+	return t.record(ops.Transpose(x.Value, a, b), func(out *Var) {
+		ops.TransposeBackward(out.Grad, a, b, gradIf(x))
+	}, x)
+}
+
+// Concat is ops.Concat.
+func Concat(t *Tape, axis int, xs ...*Var) *Var {
+	vals := make([]*tensor.Tensor, len(xs))
+	sizes := make([]int, len(xs))
+	for i, x := range xs {
+		vals[i] = x.Value
+	}
+	y := ops.Concat(axis, vals...)
+	ax := axis
+	if ax < 0 {
+		ax += y.Rank()
+	}
+	for i, x := range xs {
+		sizes[i] = x.Value.Dim(ax)
+	}
+	return t.record(y, func(out *Var) {
+		grads := make([]*tensor.Tensor, len(xs))
+		for i, x := range xs {
+			grads[i] = gradIf(x)
+		}
+		ops.ConcatBackward(out.Grad, ax, sizes, grads...)
+	}, xs...)
+}
+
+// Slice is ops.Slice.
+func Slice(t *Tape, x *Var, axis, start, end int) *Var {
+	return t.record(ops.Slice(x.Value, axis, start, end), func(out *Var) {
+		ops.SliceBackward(out.Grad, axis, start, gradIf(x))
+	}, x)
+}
+
+// scalar wraps a loss value as a rank-0 tensor of dtype dt.
+func scalar(dt tensor.DType, v float64) *tensor.Tensor { return tensor.Full(dt, v) }
+
+// dloss reads the gradient arriving at a scalar loss.
+func dloss(out *Var) float64 { return out.Grad.At() }
+
+// CrossEntropy is ops.CrossEntropy of logits (N, V) against I32 targets (N): a scalar Var.
+func CrossEntropy(t *Tape, logits *Var, targets *tensor.Tensor, smoothing float64, ignoreIndex int) *Var {
+	loss, saved := ops.CrossEntropy(logits.Value, targets, smoothing, ignoreIndex)
+	return t.record(scalar(logits.Value.DType(), loss), func(out *Var) {
+		ops.CrossEntropyBackward(logits.Value, targets, smoothing, ignoreIndex, saved, dloss(out), gradIf(logits))
+	}, logits)
+}
+
+// KLDiv is ops.KLDiv: the distillation loss of the student logits against constant teacher
+// logits at temperature temp.
+func KLDiv(t *Tape, student *Var, teacher *tensor.Tensor, temp float64) *Var {
+	loss, p := ops.KLDiv(student.Value, teacher, temp)
+	return t.record(scalar(student.Value.DType(), loss), func(out *Var) {
+		ops.KLDivBackward(p, teacher, temp, dloss(out), gradIf(student))
+	}, student)
+}
+
+// MSE is ops.MSE.
+func MSE(t *Tape, a, b *Var) *Var {
+	return t.record(scalar(a.Value.DType(), ops.MSE(a.Value, b.Value)), func(out *Var) {
+		ops.MSEBackward(a.Value, b.Value, dloss(out), gradIf(a), gradIf(b))
+	}, a, b)
+}
+
+// AddScalars returns the sum of scalar losses (weighted sums of several objectives).
+func AddScalars(t *Tape, w []float64, xs ...*Var) *Var {
+	var s float64
+	for i, x := range xs {
+		s += w[i] * x.Value.At()
+	}
+	return t.record(scalar(xs[0].Value.DType(), s), func(out *Var) {
+		g := dloss(out)
+		for i, x := range xs {
+			if x.requires {
+				gx := x.grad()
+				gx.Set(gx.At()+w[i]*g)
+			}
+		}
+	}, xs...)
+}
+
+// Sum returns the sum of all elements of x as a scalar.
+func Sum(t *Tape, x *Var) *Var {
+	var s float64
+	xs := x.Value.Contiguous()
+	if xs.DType() == tensor.F32 {
+		for _, v := range xs.F32() {
+			s += float64(v)
+		}
+	} else {
+		for _, v := range xs.F64() {
+			s += v
+		}
+	}
+	return t.record(scalar(x.Value.DType(), s), func(out *Var) {
+		g := tensor.Full(x.Value.DType(), dloss(out), x.Value.Shape()...)
+		if x.requires {
+			ops.Accumulate(x.grad(), g)
+		}
+	}, x)
+}

@@ -1,0 +1,179 @@
+package ag_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/optiformer/optiformer/ag"
+	"github.com/optiformer/optiformer/internal/testutil/gradcheck"
+	"github.com/optiformer/optiformer/ops"
+	"github.com/optiformer/optiformer/tensor"
+)
+
+func rnd(seed uint64, shape ...int) *tensor.Tensor {
+	return tensor.RandNormal(rand.New(rand.NewPCG(seed, 99)), tensor.F64, 0, 1, shape...)
+}
+
+// away returns values with |x| ≥ 0.1, for functions with a kink at 0 (ReLU).
+func away(seed uint64, shape ...int) *tensor.Tensor {
+	t := rnd(seed, shape...)
+	for i, v := range t.F64() {
+		if math.Abs(v) < 0.1 {
+			t.F64()[i] = 0.1 + math.Abs(v)
+		}
+	}
+	return t
+}
+
+func check(t *testing.T, name string, f func(tp *ag.Tape, p []*ag.Param) *ag.Var, inputs ...*tensor.Tensor) {
+	t.Helper()
+	if err := gradcheck.Check(f, inputs, 1e-5, 1e-7); err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+}
+
+func TestGradMatMul(t *testing.T) {
+	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+		m, k, n := 3, 4, 5
+		as, bs := []int{m, k}, []int{k, n}
+		if tr[0] {
+			as = []int{k, m}
+		}
+		if tr[1] {
+			bs = []int{n, k}
+		}
+		check(t, "MatMul 2-D", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.MatMul(tp, &p[0].Var, &p[1].Var, tr[0], tr[1]) },
+			rnd(1, as...), rnd(2, bs...))
+		check(t, "MatMul batched, shared b", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.MatMul(tp, &p[0].Var, &p[1].Var, tr[0], tr[1]) },
+			rnd(3, append([]int{2}, as...)...), rnd(4, bs...))
+		check(t, "MatMul batched", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.MatMul(tp, &p[0].Var, &p[1].Var, tr[0], tr[1]) },
+			rnd(5, append([]int{2}, as...)...), rnd(6, append([]int{2}, bs...)...))
+	}
+}
+
+func TestGradLinear(t *testing.T) {
+	check(t, "Linear with bias", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Linear(tp, &p[0].Var, p[1], p[2])
+	}, rnd(1, 2, 3, 4), rnd(2, 5, 4), rnd(3, 5))
+	check(t, "Linear without bias", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Linear(tp, &p[0].Var, p[1], nil)
+	}, rnd(1, 6, 4), rnd(2, 5, 4))
+}
+
+func TestGradElementwise(t *testing.T) {
+	check(t, "Add", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Add(tp, &p[0].Var, &p[1].Var) }, rnd(1, 2, 3), rnd(2, 2, 3))
+	check(t, "Add broadcast", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Add(tp, &p[0].Var, &p[1].Var) }, rnd(1, 2, 3, 4), rnd(2, 3, 4))
+	check(t, "Mul", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Mul(tp, &p[0].Var, &p[1].Var) }, rnd(1, 2, 3), rnd(2, 2, 3))
+	check(t, "Mul broadcast", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Mul(tp, &p[0].Var, &p[1].Var) }, rnd(1, 4, 3), rnd(2, 3))
+	check(t, "Scale", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Scale(tp, &p[0].Var, -1.7) }, rnd(1, 5))
+	check(t, "ReLU", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Activate(tp, &p[0].Var, ops.ReLU) }, away(1, 3, 7))
+	check(t, "GELU", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Activate(tp, &p[0].Var, ops.GELU) }, rnd(1, 3, 7))
+	check(t, "GELUTanh", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Activate(tp, &p[0].Var, ops.GELUTanh) }, rnd(1, 3, 7))
+	check(t, "Sum", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Sum(tp, &p[0].Var) }, rnd(1, 3, 2))
+}
+
+func TestGradSoftmaxAndNorm(t *testing.T) {
+	mask := tensor.FromF64([]float64{0, math.Inf(-1), 0, 0, 0}, 5)
+	check(t, "Softmax", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Softmax(tp, &p[0].Var, nil) }, rnd(1, 3, 5))
+	check(t, "Softmax masked", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Softmax(tp, &p[0].Var, mask) }, rnd(1, 3, 5))
+	check(t, "LogSoftmax", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.LogSoftmax(tp, &p[0].Var) }, rnd(1, 3, 5))
+	check(t, "LayerNorm", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.LayerNorm(tp, &p[0].Var, p[1], p[2], 1e-5)
+	}, rnd(1, 2, 3, 6), rnd(2, 6), rnd(3, 6))
+	check(t, "LayerNorm without affine", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.LayerNorm(tp, &p[0].Var, nil, nil, 1e-5)
+	}, rnd(1, 4, 6))
+}
+
+func TestGradEmbeddingDropoutShapes(t *testing.T) {
+	ids := tensor.FromI32([]int32{2, 0, 3, 2, 1, 0}, 2, 3)
+	check(t, "Embedding", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Embedding(tp, p[0], ids, -1) }, rnd(1, 4, 5))
+	check(t, "Dropout", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Dropout(tp, &p[0].Var, 0.3, rand.New(rand.NewPCG(7, 7)))
+	}, rnd(1, 4, 9))
+	check(t, "Reshape", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Reshape(tp, &p[0].Var, 3, -1) }, rnd(1, 2, 3, 2))
+	check(t, "Transpose", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Transpose(tp, &p[0].Var, 0, 2) }, rnd(1, 2, 3, 4))
+	check(t, "Concat", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Concat(tp, 1, &p[0].Var, &p[1].Var) }, rnd(1, 2, 3, 2), rnd(2, 2, 1, 2))
+	check(t, "Slice", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.Slice(tp, &p[0].Var, 1, 1, 3) }, rnd(1, 2, 4, 3))
+}
+
+func TestGradAttention(t *testing.T) {
+	b, tq, s, h, d := 2, 3, 4, 2, 3
+	c := h * d
+	masks := map[string]ops.AttnMask{
+		"none":        {},
+		"padding":     {KeyPad: []bool{false, false, true, true, false, false, false, true}},
+		"causal":      {Causal: true, Offset: 1},
+		"both":        {KeyPad: []bool{false, true, false, false, false, false, false, true}, Causal: true, Offset: 1},
+		"fully masked": {KeyPad: []bool{true, true, true, true, false, false, false, false}},
+	}
+	for name, m := range masks {
+		check(t, "Attention "+name, func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			return ag.Attention(tp, &p[0].Var, &p[1].Var, &p[2].Var, h, m, 1/math.Sqrt(float64(d)), 0, nil)
+		}, rnd(1, b, tq, c), rnd(2, b, s, c), rnd(3, b, s, c))
+	}
+	check(t, "Attention dropout", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Attention(tp, &p[0].Var, &p[1].Var, &p[2].Var, h, ops.AttnMask{Causal: true, Offset: 1}, 0.5, 0.25, rand.New(rand.NewPCG(3, 3)))
+	}, rnd(1, b, tq, c), rnd(2, b, s, c), rnd(3, b, s, c))
+}
+
+func TestGradLosses(t *testing.T) {
+	targets := tensor.FromI32([]int32{1, 4, -100, 0}, 4)
+	for _, eps := range []float64{0, 0.1} {
+		check(t, "CrossEntropy", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			return ag.CrossEntropy(tp, &p[0].Var, targets, eps, -100)
+		}, rnd(1, 4, 5))
+	}
+	teacher := rnd(9, 3, 5)
+	check(t, "KLDiv", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.KLDiv(tp, &p[0].Var, teacher, 2.5) }, rnd(1, 3, 5))
+	check(t, "MSE", func(tp *ag.Tape, p []*ag.Param) *ag.Var { return ag.MSE(tp, &p[0].Var, &p[1].Var) }, rnd(1, 3, 4), rnd(2, 3, 4))
+	check(t, "AddScalars", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.AddScalars(tp, []float64{0.3, 2}, ag.MSE(tp, &p[0].Var, &p[1].Var), ag.Sum(tp, &p[0].Var))
+	}, rnd(1, 3, 4), rnd(2, 3, 4))
+}
+
+// Rows of the padding id get no gradient (torch's padding_idx), even when the id is used.
+func TestEmbeddingPaddingGetsNoGradient(t *testing.T) {
+	w := ag.NewParam(rnd(1, 4, 3), ag.RoleEmbedding)
+	var tp ag.Tape
+	y := ag.Embedding(&tp, w, tensor.FromI32([]int32{0, 2, 0, 1}, 4), 0)
+	tp.Backward(ag.Sum(&tp, y))
+	g := w.Grad.F64()
+	for j := 0; j < 3; j++ {
+		if g[j] != 0 || g[3+j] != 1 || g[6+j] != 1 || g[9+j] != 0 {
+			t.Fatalf("gradient rows %v, want row 0 (padding) and row 3 (unused) zero, rows 1 and 2 one", g)
+		}
+	}
+}
+
+// Gradients accumulate over Backward calls until ZeroGrad (micro-batches), and the tape is
+// empty after Backward.
+func TestGradientAccumulation(t *testing.T) {
+	w := ag.NewParam(rnd(1, 3, 2), ag.RoleWeight)
+	x := ag.NewVar(rnd(2, 5, 2))
+	var tp ag.Tape
+	step := func() {
+		tp.Backward(ag.Sum(&tp, ag.Linear(&tp, x, w, nil)))
+	}
+	step()
+	once := append([]float64(nil), w.Grad.F64()...)
+	if tp.Len() != 0 {
+		t.Fatalf("tape holds %d nodes after Backward", tp.Len())
+	}
+	step()
+	for i, v := range w.Grad.F64() {
+		if math.Abs(v-2*once[i]) > 1e-12 {
+			t.Fatalf("after two steps grad[%d] = %v, want %v", i, v, 2*once[i])
+		}
+	}
+	w.ZeroGrad()
+	tp.NoGrad(func() {
+		if y := ag.Linear(&tp, x, w, nil); y.RequiresGrad() || tp.Len() != 0 {
+			t.Fatal("NoGrad recorded an operation")
+		}
+	})
+	if y := ag.Linear(nil, x, w, nil); y.RequiresGrad() {
+		t.Fatal("a nil tape recorded an operation")
+	}
+}
