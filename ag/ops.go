@@ -211,7 +211,7 @@ func AddScalars(t *Tape, w []float64, xs ...*Var) *Var {
 		for i, x := range xs {
 			if x.requires {
 				gx := x.grad()
-				gx.Set(gx.At()+w[i]*g)
+				gx.Set(gx.At() + w[i]*g)
 			}
 		}
 	}, xs...)

@@ -102,10 +102,10 @@ func TestGradAttention(t *testing.T) {
 	b, tq, s, h, d := 2, 3, 4, 2, 3
 	c := h * d
 	masks := map[string]ops.AttnMask{
-		"none":        {},
-		"padding":     {KeyPad: []bool{false, false, true, true, false, false, false, true}},
-		"causal":      {Causal: true, Offset: 1},
-		"both":        {KeyPad: []bool{false, true, false, false, false, false, false, true}, Causal: true, Offset: 1},
+		"none":         {},
+		"padding":      {KeyPad: []bool{false, false, true, true, false, false, false, true}},
+		"causal":       {Causal: true, Offset: 1},
+		"both":         {KeyPad: []bool{false, true, false, false, false, false, false, true}, Causal: true, Offset: 1},
 		"fully masked": {KeyPad: []bool{true, true, true, true, false, false, false, false}},
 	}
 	for name, m := range masks {

@@ -250,7 +250,9 @@ func TestShapeMismatchesPanic(t *testing.T) {
 		"mixed":     func() { ops.Add(x, tensor.New(tensor.F64, 3)) },
 		"Embedding": func() { ops.Embedding(x, tensor.FromI32([]int32{2}, 1)) },
 		"CE target": func() { ops.CrossEntropy(x, tensor.FromI32([]int32{0, 3}, 2), 0, -100) },
-		"heads":     func() { ops.Attention(tensor.New(tensor.F32, 1, 2, 6), tensor.New(tensor.F32, 1, 2, 6), tensor.New(tensor.F32, 1, 2, 6), 4, ops.AttnMask{}, 1, 0, nil, false) },
+		"heads": func() {
+			ops.Attention(tensor.New(tensor.F32, 1, 2, 6), tensor.New(tensor.F32, 1, 2, 6), tensor.New(tensor.F32, 1, 2, 6), 4, ops.AttnMask{}, 1, 0, nil, false)
+		},
 	} {
 		func() {
 			defer func() {
