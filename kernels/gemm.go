@@ -147,6 +147,8 @@ type kernelSet struct {
 	gatherMax   int // tallest tile packAGather handles
 	// transpose: dst[p*ldd+i] = src[i*lds+p] for i < rows ≤ 16, p < k.
 	transpose func(dst *float32, ldd int, src *float32, lds int, rows, k int)
+	// packACopy: dst[p*mt : p*mt+mt] = src[p*lda : p*lda+mt] for p < k, mt ≤ 16.
+	packACopy func(dst, src *float32, k, lda, mt int)
 }
 
 var gemmKernels = cpu.NewFamily("gemm", genericKernels())
@@ -337,6 +339,10 @@ func packA(ks *kernelSet, dst []float32, transA bool, a []float32, lda, r0, r1, 
 		t := dst[(r-r0)*k : (r-r0)*k+mt*k]
 		if transA {
 			// op(A)[r+i][p] = a[p*lda + r+i]: rows of A are contiguous runs of mt floats.
+			if ks.packACopy != nil && mt <= 16 && k > 0 {
+				ks.packACopy(&t[0], &a[r], k, lda, mt)
+				continue
+			}
 			for p := 0; p < k; p++ {
 				copy(t[p*mt:p*mt+mt], a[p*lda+r:p*lda+r+mt])
 			}

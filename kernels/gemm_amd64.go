@@ -26,6 +26,7 @@ func init() {
 	avx512.packAGather = packAGatherAVX512
 	avx512.gatherMax = 16
 	avx512.transpose = transposeAVX512
+	avx512.packACopy = packACopyAVX512
 	gemmKernels.Add(cpu.AVX512, avx512)
 
 	avx2 := &kernelSet{mr: 6}

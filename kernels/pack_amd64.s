@@ -396,3 +396,31 @@ transposeAVX512_stored:
 transposeAVX512_done:
 	VZEROUPPER
 	RET
+
+// func packACopyAVX512(dst *float32, src *float32, k int, lda int, mt int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·packACopyAVX512(SB), NOSPLIT, $0-40
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  k+16(FP), CX
+	MOVQ  lda+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  mt+32(FP), R8
+	MOVL  $0xffffffff, R10
+	BZHIL R8, R10, R10
+	KMOVW R10, K1
+	SHLQ  $0x02, R8
+	TESTQ CX, CX
+	JZ    packACopyAVX512_done
+
+packACopyAVX512_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS   Z0, K1, (DI)
+	ADDQ      BX, SI
+	ADDQ      R8, DI
+	DECQ      CX
+	JNZ       packACopyAVX512_loop
+
+packACopyAVX512_done:
+	VZEROUPPER
+	RET

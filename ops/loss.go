@@ -82,8 +82,12 @@ func crossEntropy[T Float](x []T, tg []int32, saved *CESaved, n, v int, eps floa
 	return sum
 }
 
-// lseMean returns log Σ exp(row) and the mean of row, in float64.
+// lseMean returns log Σ exp(row) and the mean of row. The float32 path runs on the vector
+// kernels (the rows are as wide as the vocabulary, and there is one per target token).
 func lseMean[T Float](row []T, tmp *[]float32) (lse, mean float64) {
+	if r32, ok := any(row).([]float32); ok {
+		return lseMean32(r32, tmp)
+	}
 	m := math.Inf(-1)
 	var s float64
 	for _, x := range row {
@@ -95,26 +99,42 @@ func lseMean[T Float](row []T, tmp *[]float32) (lse, mean float64) {
 		return m, mean
 	}
 	var e float64
-	if r32, ok := any(row).([]float32); ok {
-		// Exponentials through the vector kernel, summed in float64.
-		if cap(*tmp) < len(r32) {
-			*tmp = make([]float32, len(r32))
-		}
-		t := (*tmp)[:len(r32)]
-		m32 := float32(m)
-		for j, x := range r32 {
-			t[j] = x - m32
-		}
-		kernels.Exp(t, t)
-		for _, x := range t {
-			e += float64(x)
-		}
-	} else {
-		for _, x := range row {
-			e += math.Exp(float64(x) - m)
-		}
+	for _, x := range row {
+		e += math.Exp(float64(x) - m)
 	}
 	return m + math.Log(e), mean
+}
+
+// lseMean32 is lseMean for float32 rows: tmp holds ones (for sums by Dot) and the shifted
+// exponentials.
+func lseMean32(row []float32, tmp *[]float32) (lse, mean float64) {
+	n := len(row)
+	if cap(*tmp) < 2*n {
+		*tmp = make([]float32, 2*n)
+		for i := range (*tmp)[:n] {
+			(*tmp)[i] = 1
+		}
+	}
+	ones, e := (*tmp)[:n], (*tmp)[n:2*n]
+	m := row[0]
+	for _, x := range row[1:] {
+		if x > m {
+			m = x
+		}
+	}
+	sum := kernels.Dot(row, ones)
+	mean = float64(sum) / float64(n)
+	if sum != sum { // a NaN somewhere
+		return math.NaN(), mean
+	}
+	if math.IsInf(float64(m), 0) {
+		return float64(m), mean
+	}
+	for j, x := range row {
+		e[j] = x - m
+	}
+	kernels.Exp(e, e)
+	return float64(m) + math.Log(float64(kernels.Dot(e, ones))), mean
 }
 
 // CrossEntropyBackward adds dloss times the gradient of CrossEntropy into dlogits:

@@ -32,6 +32,7 @@ func genPack(ctx *build.Context) {
 	genPackAGatherAVX512(ctx)
 	genPackAGatherAVX2(ctx)
 	genTranspose16(ctx)
+	genPackACopy(ctx)
 }
 
 // genPackBCopy copies 128-byte row pieces with vector registers of vb bytes.
@@ -250,6 +251,42 @@ func genTranspose16(ctx *build.Context) {
 	ctx.ADDQ(U8(64), src)
 	ctx.SUBQ(n, k)
 	ctx.JMP(LabelRef(name + "_chunk"))
+	ctx.Label(name + "_done")
+	ctx.VZEROUPPER()
+	ctx.RET()
+}
+
+// genPackACopy emits packACopyAVX512(dst, src *float32, k, lda, mt int):
+//
+//	dst[p*mt : p*mt+mt] = src[p*lda : p*lda+mt]   for p < k, mt ≤ 16
+//
+// the packing of a transposed A (the activations of a weight gradient dW = dYᵀ·X), one
+// masked load and store per k step instead of a copy call.
+func genPackACopy(ctx *build.Context) {
+	name := "packACopyAVX512"
+	ctx.Function(name)
+	ctx.Attributes(attr.NOSPLIT)
+	ctx.SignatureExpr("func(dst, src *float32, k, lda, mt int)")
+	dst, src, k, lda, mt, bits := RDI, RSI, RCX, RBX, R8, R10
+	ctx.Load(ctx.Param("dst"), dst)
+	ctx.Load(ctx.Param("src"), src)
+	ctx.Load(ctx.Param("k"), k)
+	ctx.Load(ctx.Param("lda"), lda)
+	ctx.SHLQ(U8(2), lda)
+	ctx.Load(ctx.Param("mt"), mt)
+	ctx.MOVL(U32(0xffffffff), bits.As32())
+	ctx.BZHIL(mt.As32(), bits.As32(), bits.As32())
+	ctx.KMOVW(bits.As32(), K1)
+	ctx.SHLQ(U8(2), mt)
+	ctx.TESTQ(k, k)
+	ctx.JZ(LabelRef(name + "_done"))
+	ctx.Label(name + "_loop")
+	ctx.VMOVUPS_Z(Mem{Base: src}, K1, Z0)
+	ctx.VMOVUPS(Z0, K1, Mem{Base: dst})
+	ctx.ADDQ(lda, src)
+	ctx.ADDQ(mt, dst)
+	ctx.DECQ(k)
+	ctx.JNZ(LabelRef(name + "_loop"))
 	ctx.Label(name + "_done")
 	ctx.VZEROUPPER()
 	ctx.RET()
