@@ -237,3 +237,14 @@ func Sum(t *Tape, x *Var) *Var {
 		}
 	}, x)
 }
+
+// LinearCrossEntropy is ops.LinearCrossEntropy: the mean cross-entropy of the logits x·wᵀ
+// (x is (N, C), w is (V, C)) against I32 targets, without materialising the (N, V) logits.
+// When recording, the gradients are computed in the forward pass.
+func LinearCrossEntropy(t *Tape, x *Var, w *Param, targets *tensor.Tensor, smoothing float64, ignoreIndex int) *Var {
+	rec := t.recording(x, &w.Var)
+	loss, g := ops.LinearCrossEntropy(x.Value, w.Value, w.PackedT(), targets, smoothing, ignoreIndex, rec)
+	return t.record(scalar(x.Value.DType(), loss), func(out *Var) {
+		ops.LinearCrossEntropyBackward(g, dloss(out), gradIf(x), gradIf(&w.Var))
+	}, x, &w.Var)
+}

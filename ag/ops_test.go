@@ -177,3 +177,58 @@ func TestGradientAccumulation(t *testing.T) {
 		t.Fatal("a nil tape recorded an operation")
 	}
 }
+
+func TestGradLinearCrossEntropy(t *testing.T) {
+	targets := tensor.FromI32([]int32{1, 4, -100, 0, 2}, 5)
+	check(t, "LinearCrossEntropy", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.LinearCrossEntropy(tp, &p[0].Var, p[1], targets, 0.1, -100)
+	}, rnd(1, 5, 3), rnd(2, 6, 3))
+	// Equal to the unfused composition.
+	x, w := rnd(3, 5, 3), rnd(4, 6, 3)
+	fused := ag.LinearCrossEntropy(nil, ag.NewVar(x), ag.NewParam(w, ag.RoleWeight), targets, 0.1, -100).Value.At()
+	unfused := ag.CrossEntropy(nil, ag.Linear(nil, ag.NewVar(x), ag.NewParam(w, ag.RoleWeight), nil), targets, 0.1, -100).Value.At()
+	if math.Abs(fused-unfused) > 1e-12 {
+		t.Fatalf("fused %v, unfused %v", fused, unfused)
+	}
+}
+
+// With a vocabulary large enough to need several chunks, the fused loss and gradients equal
+// the unfused ones.
+func TestLinearCrossEntropyChunks(t *testing.T) {
+	n, c, v := 150, 3, 40000
+	x, w := rnd(5, n, c), rnd(6, v, c)
+	tg := make([]int32, n)
+	for i := range tg {
+		tg[i] = int32(i * 997 % v)
+	}
+	tg[7] = -100
+	targets := tensor.FromI32(tg, n)
+	run := func(fused bool) (float64, []float64, []float64) {
+		var tp ag.Tape
+		xv := ag.NewParam(x.Clone(), ag.RoleWeight)
+		wp := ag.NewParam(w.Clone(), ag.RoleWeight)
+		var loss *ag.Var
+		if fused {
+			loss = ag.LinearCrossEntropy(&tp, &xv.Var, wp, targets, 0.1, -100)
+		} else {
+			loss = ag.CrossEntropy(&tp, ag.Linear(&tp, &xv.Var, wp, nil), targets, 0.1, -100)
+		}
+		tp.Backward(loss)
+		return loss.Value.At(), xv.Grad.F64(), wp.Grad.F64()
+	}
+	l1, dx1, dw1 := run(true)
+	l2, dx2, dw2 := run(false)
+	if math.Abs(l1-l2) > 1e-12 {
+		t.Fatalf("loss %v vs %v", l1, l2)
+	}
+	for i := range dx1 {
+		if math.Abs(dx1[i]-dx2[i]) > 1e-12 {
+			t.Fatalf("dx[%d] %v vs %v", i, dx1[i], dx2[i])
+		}
+	}
+	for i := range dw1 {
+		if math.Abs(dw1[i]-dw2[i]) > 1e-12 {
+			t.Fatalf("dw[%d] %v vs %v", i, dw1[i], dw2[i])
+		}
+	}
+}

@@ -71,7 +71,7 @@ func TestWriteTable(t *testing.T) {
 // A peer that reports an error on start is unavailable, with the reason.
 func TestPeerUnavailable(t *testing.T) {
 	t.Setenv("OPTIFORMER_PYTHON", "/nonexistent/python3")
-	if _, err := StartPython("x", "print(1)"); err == nil || !strings.Contains(err.Error(), "unavailable") {
+	if _, err := StartPython("x", "print(1)", nil); err == nil || !strings.Contains(err.Error(), "unavailable") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -85,7 +85,7 @@ while read -r line; do
     *) echo '{"gflops": 42.5, "calls": 3}' ;;
   esac
 done`
-	p, err := start("shpeer", "/bin/sh", script, ".sh", nil)
+	p, err := startScript("shpeer", "/bin/sh", script, ".sh", nil, nil)
 	if err != nil {
 		t.Skipf("no /bin/sh: %v", err)
 	}

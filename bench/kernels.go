@@ -55,7 +55,7 @@ func Kernels(o KernelOptions) ([]Result, error) {
 	peers := make([]*Peer, len(o.Threads))
 	if !o.NoPeer {
 		for i, t := range o.Threads {
-			p, err := StartPython("openblas", gemmNumpy,
+			p, err := StartPython("openblas", gemmNumpy, nil,
 				fmt.Sprintf("OPENBLAS_NUM_THREADS=%d", t), fmt.Sprintf("OMP_NUM_THREADS=%d", t))
 			if err != nil {
 				logf("%v\n", err)

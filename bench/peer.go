@@ -35,15 +35,16 @@ func pythonCandidates() []string {
 }
 
 // StartPython runs script (the text of a bench/*.py file) with the first Python interpreter
-// that starts it successfully, with env added to the environment.
-func StartPython(name, script string, env ...string) (*Peer, error) {
+// that starts it successfully, with env added to the environment. When init is not nil it is
+// sent as the first line, before the peer answers ready.
+func StartPython(name, script string, init any, env ...string) (*Peer, error) {
 	var errs []string
 	for _, py := range pythonCandidates() {
 		if _, err := exec.LookPath(py); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: not found", py))
 			continue
 		}
-		p, err := start(name, py, script, ".py", env)
+		p, err := startScript(name, py, script, ".py", init, env)
 		if err == nil {
 			return p, nil
 		}
@@ -52,7 +53,43 @@ func StartPython(name, script string, env ...string) (*Peer, error) {
 	return nil, fmt.Errorf("bench: peer %s unavailable (%s)", name, strings.Join(errs, "; "))
 }
 
-func start(name, interp, script, ext string, env []string) (*Peer, error) {
+// NodeModules is where the Node peers find their packages (onnxruntime-node, tokenizers):
+// $OPTIFORMER_NODE_MODULES, else ~/.cache/optiformer/node/node_modules, where
+// bench/install-peers.sh puts them.
+func NodeModules() string {
+	if d := os.Getenv("OPTIFORMER_NODE_MODULES"); d != "" {
+		return d
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "optiformer", "node", "node_modules")
+	}
+	return ""
+}
+
+// StartNode runs script (a bench/*.js file) with node, resolving packages from NodeModules.
+func StartNode(name, script string, init any, env ...string) (*Peer, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return nil, fmt.Errorf("bench: peer %s unavailable: node not found", name)
+	}
+	env = append(env, "NODE_PATH="+NodeModules())
+	p, err := startScript(name, "node", script, ".js", init, env)
+	if err != nil {
+		return nil, fmt.Errorf("bench: peer %s unavailable: %v", name, err)
+	}
+	return p, nil
+}
+
+// StartSelf runs this program's own `bench worker` in a child process, so that what it
+// measures (peak RSS above all) is its own.
+func StartSelf(name string, init any, env ...string) (*Peer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return startProc(name, []string{exe, "bench", "worker"}, "", init, env)
+}
+
+func startScript(name, interp, script, ext string, init any, env []string) (*Peer, error) {
 	dir, err := os.MkdirTemp("", "optiformer-peer-")
 	if err != nil {
 		return nil, err
@@ -62,26 +99,43 @@ func start(name, interp, script, ext string, env []string) (*Peer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(interp, path)
+	p, err := startProc(name, []string{interp, path}, dir, init, env)
+	if err != nil {
+		os.RemoveAll(dir)
+	}
+	return p, err
+}
+
+// startProc starts argv, sends init (when not nil) and waits for the ready line. dir, when
+// not empty, is removed on Close.
+func startProc(name string, argv []string, dir string, init any, env []string) (*Peer, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	outPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	p := &Peer{Name: name, cmd: cmd, in: in, out: bufio.NewReader(outPipe), dir: dir}
+	if init != nil {
+		b, err := json.Marshal(init)
+		if err == nil {
+			_, err = in.Write(append(b, '\n'))
+		}
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	var ready map[string]any
-	if err := p.read(&ready, 2*time.Minute); err != nil {
+	if err := p.read(&ready, 10*time.Minute); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -156,5 +210,7 @@ func (p *Peer) Close() {
 		p.cmd.Process.Kill()
 		<-done
 	}
-	os.RemoveAll(p.dir)
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+	}
 }

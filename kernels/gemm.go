@@ -147,8 +147,9 @@ type kernelSet struct {
 	gatherMax   int // tallest tile packAGather handles
 	// transpose: dst[p*ldd+i] = src[i*lds+p] for i < rows ≤ 16, p < k.
 	transpose func(dst *float32, ldd int, src *float32, lds int, rows, k int)
-	// packACopy: dst[p*mt : p*mt+mt] = src[p*lda : p*lda+mt] for p < k, mt ≤ 16.
-	packACopy func(dst, src *float32, k, lda, mt int)
+	// packACopy: dst[j*tstride + p*mt : +mt] = src[p*lda + j*mt : +mt] for p < k, j < tiles,
+	// mt ≤ 16 (tiles of a transposed A, several per pass).
+	packACopy func(dst, src *float32, k, lda, mt, tiles, tstride int)
 }
 
 var gemmKernels = cpu.NewFamily("gemm", genericKernels())
@@ -334,15 +335,27 @@ func alignedFloats(n int) []float32 {
 // of mt rows is k steps of mt floats (dst[t + p*mt + i] = op(A)[r+i][p]), so a k block
 // starting at k0 begins k0·mt floats into its tile.
 func packA(ks *kernelSet, dst []float32, transA bool, a []float32, lda, r0, r1, k int) {
+	if transA && ks.packACopy != nil && ks.mr <= 16 && k > 0 {
+		// op(A)[r+i][p] = a[p*lda + r+i]: each tile row is a run of mt floats of a row of A.
+		// Full tiles go packACopyGroup at a time, so that a pass reads a stretch of each row.
+		const packACopyGroup = 8
+		r := r0
+		for r+ks.mr <= r1 {
+			tiles := min(packACopyGroup, (r1-r)/ks.mr)
+			ks.packACopy(&dst[(r-r0)*k], &a[r], k, lda, ks.mr, tiles, ks.mr*k)
+			r += tiles * ks.mr
+		}
+		if r < r1 {
+			mt := r1 - r
+			ks.packACopy(&dst[(r-r0)*k], &a[r], k, lda, mt, 1, mt*k)
+		}
+		return
+	}
 	for r := r0; r < r1; r += ks.mr {
 		mt := min(ks.mr, r1-r)
 		t := dst[(r-r0)*k : (r-r0)*k+mt*k]
 		if transA {
 			// op(A)[r+i][p] = a[p*lda + r+i]: rows of A are contiguous runs of mt floats.
-			if ks.packACopy != nil && mt <= 16 && k > 0 {
-				ks.packACopy(&t[0], &a[r], k, lda, mt)
-				continue
-			}
 			for p := 0; p < k; p++ {
 				copy(t[p*mt:p*mt+mt], a[p*lda+r:p*lda+r+mt])
 			}

@@ -397,29 +397,43 @@ transposeAVX512_done:
 	VZEROUPPER
 	RET
 
-// func packACopyAVX512(dst *float32, src *float32, k int, lda int, mt int)
+// func packACopyAVX512(dst *float32, src *float32, k int, lda int, mt int, tiles int, tstride int)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·packACopyAVX512(SB), NOSPLIT, $0-40
+TEXT ·packACopyAVX512(SB), NOSPLIT, $0-56
 	MOVQ  dst+0(FP), DI
 	MOVQ  src+8(FP), SI
 	MOVQ  k+16(FP), CX
 	MOVQ  lda+24(FP), BX
 	SHLQ  $0x02, BX
 	MOVQ  mt+32(FP), R8
+	MOVQ  tiles+40(FP), R9
+	MOVQ  tstride+48(FP), R11
+	SHLQ  $0x02, R11
 	MOVL  $0xffffffff, R10
 	BZHIL R8, R10, R10
 	KMOVW R10, K1
 	SHLQ  $0x02, R8
 	TESTQ CX, CX
 	JZ    packACopyAVX512_done
+	TESTQ R9, R9
+	JZ    packACopyAVX512_done
 
-packACopyAVX512_loop:
-	VMOVUPS.Z (SI), K1, Z0
-	VMOVUPS   Z0, K1, (DI)
+packACopyAVX512_row:
+	MOVQ SI, R12
+	MOVQ DI, R13
+	MOVQ R9, DX
+
+packACopyAVX512_tile:
+	VMOVUPS.Z (R12), K1, Z0
+	VMOVUPS   Z0, K1, (R13)
+	ADDQ      R8, R12
+	ADDQ      R11, R13
+	DECQ      DX
+	JNZ       packACopyAVX512_tile
 	ADDQ      BX, SI
 	ADDQ      R8, DI
 	DECQ      CX
-	JNZ       packACopyAVX512_loop
+	JNZ       packACopyAVX512_row
 
 packACopyAVX512_done:
 	VZEROUPPER

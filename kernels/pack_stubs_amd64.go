@@ -14,4 +14,4 @@ func packAGatherAVX2(dst *float32, src *float32, k int, idx *int32, mt int)
 
 func transposeAVX512(dst *float32, ldd int, src *float32, lds int, rows int, k int)
 
-func packACopyAVX512(dst *float32, src *float32, k int, lda int, mt int)
+func packACopyAVX512(dst *float32, src *float32, k int, lda int, mt int, tiles int, tstride int)

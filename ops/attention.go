@@ -50,7 +50,7 @@ func Attention(q, k, v *tensor.Tensor, heads int, mask AttnMask, scale, dropP fl
 	}
 	var drop *DropoutMask
 	if dropP > 0 {
-		drop = &DropoutMask{Keep: make([]bool, b*heads*t*s), Scale: 1 / (1 - dropP)}
+		drop = &DropoutMask{Keep: make([]uint8, b*heads*t*s), Scale: 1 / (1 - dropP)}
 		fillMask(drop.Keep, dropP, rng)
 	}
 	if q.DType() == tensor.F32 {
@@ -107,11 +107,7 @@ func attention[T Float](qt, kt, vt, ot, pt *tensor.Tensor, drop *DropoutMask, ma
 				keep := drop.Keep[bh*t*s : (bh+1)*t*s]
 				sc := T(drop.Scale)
 				for i, x := range p {
-					if keep[i] {
-						pv[i] = x * sc
-					} else {
-						pv[i] = 0
-					}
+					pv[i] = x * sc * T(keep[i])
 				}
 			}
 			gemm(false, false, t, d, s, 1, pv, s, v[ko:], c, 0, o[qo:], c)
@@ -197,13 +193,9 @@ func attentionBackward[T Float](qt, kt, vt, dOut *tensor.Tensor, saved *AttnSave
 				keep := drop.Keep[bh*t*s : (bh+1)*t*s]
 				sc := T(drop.Scale)
 				for i := range dp {
-					if keep[i] {
-						dp[i] *= sc
-						pv[i] = p[i] * sc
-					} else {
-						dp[i] = 0
-						pv[i] = 0
-					}
+					k := sc * T(keep[i])
+					dp[i] *= k
+					pv[i] = p[i] * k
 				}
 				peff = pv
 			}

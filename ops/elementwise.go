@@ -211,9 +211,7 @@ func Activate(x *tensor.Tensor, act Activation) *tensor.Tensor {
 		kernels.ParallelFor(len(src), elementwiseGrain, func(lo, hi int) {
 			switch act {
 			case ReLU:
-				for i := lo; i < hi; i++ {
-					dst[i] = max(src[i], 0)
-				}
+				relu(dst[lo:hi], src[lo:hi])
 			case GELU:
 				kernels.GELU(dst[lo:hi], src[lo:hi])
 			case GELUTanh:
@@ -254,6 +252,10 @@ func ActivateBackward(x, dy *tensor.Tensor, act Activation, dx *tensor.Tensor) {
 func activateBackward[T Float](x, dy, dx []T, act Activation) {
 	switch act {
 	case ReLU:
+		if x32, ok := any(x).([]float32); ok {
+			reluBackward32(any(dx).([]float32), any(dy).([]float32), x32)
+			return
+		}
 		for i, v := range x {
 			if v > 0 {
 				dx[i] += dy[i]
@@ -277,5 +279,33 @@ func activateBackward[T Float](x, dy, dx []T, act Activation) {
 			du := c * (1 + 3*0.044715*f*f)
 			dx[i] += dy[i] * T(0.5*(1+th)+0.5*f*(1-th*th)*du)
 		}
+	}
+}
+
+// relu is max(x, 0) without a branch per element: NaN stays NaN (as torch.relu), −0 and
+// negatives become +0.
+func relu(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		b := int32(math.Float32bits(v))
+		dst[i] = math.Float32frombits(uint32(b) & uint32(^(b >> 31)))
+		if v != v { // a NaN of either sign stays NaN (rare: the branch is predicted)
+			dst[i] = v
+		}
+	}
+}
+
+// reluBackward32 adds dy where x > 0 or x is NaN (PyTorch's threshold_backward zeroes the
+// gradient only where x <= 0), without a branch per element (half would be mispredicted):
+// the sign of −b∧¬b is set exactly when b, the bits of x read as an int32, is positive.
+func reluBackward32(dx, dy, x []float32) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for i, v := range x {
+		b := int32(math.Float32bits(v))
+		mask := uint32((-b & ^b) >> 31)
+		if v != v {
+			mask = ^uint32(0)
+		}
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & mask)
 	}
 }

@@ -108,9 +108,11 @@ func Sinusoidal(dt tensor.DType, t, c, offset int) *tensor.Tensor {
 	return y
 }
 
-// DropoutMask holds which elements dropout kept, and the scale 1/(1−p) it applied.
+// DropoutMask holds which elements dropout kept (1) or zeroed (0), and the scale 1/(1−p) it
+// applied. Bytes rather than bools, so that applying the mask is a multiplication instead of
+// a branch the processor mispredicts half the time.
 type DropoutMask struct {
-	Keep  []bool
+	Keep  []uint8
 	Scale float64
 }
 
@@ -127,7 +129,7 @@ func Dropout(x *tensor.Tensor, p float64, rng *rand.Rand) (*tensor.Tensor, *Drop
 		return x, nil
 	}
 	x = contig(x)
-	m := &DropoutMask{Keep: make([]bool, x.Len()), Scale: 1 / (1 - p)}
+	m := &DropoutMask{Keep: make([]uint8, x.Len()), Scale: 1 / (1 - p)}
 	fillMask(m.Keep, p, rng)
 	y := like(x)
 	if x.DType() == tensor.F32 {
@@ -139,25 +141,31 @@ func Dropout(x *tensor.Tensor, p float64, rng *rand.Rand) (*tensor.Tensor, *Drop
 }
 
 // fillMask draws keep[i] = (u ≥ p) with 32-bit uniforms, two per 64-bit draw.
-func fillMask(keep []bool, p float64, rng *rand.Rand) {
+func fillMask(keep []uint8, p float64, rng *rand.Rand) {
 	thr := uint64(p * (1 << 32))
 	for i := 0; i < len(keep); i += 2 {
 		r := rng.Uint64()
-		keep[i] = r&0xffffffff >= thr
+		keep[i] = b2u(r&0xffffffff >= thr)
 		if i+1 < len(keep) {
-			keep[i+1] = r>>32 >= thr
+			keep[i+1] = b2u(r>>32 >= thr)
 		}
 	}
 }
 
+// b2u is 1 for true and 0 for false (the compiler makes it a SETcc, no branch).
+func b2u(b bool) uint8 {
+	var u uint8
+	if b {
+		u = 1
+	}
+	return u
+}
+
 func applyMask[T Float](dst, src []T, m *DropoutMask) {
 	s := T(m.Scale)
+	keep := m.Keep[:len(src)]
 	for i, v := range src {
-		if m.Keep[i] {
-			dst[i] = v * s
-		} else {
-			dst[i] = 0
-		}
+		dst[i] = v * s * T(keep[i])
 	}
 }
 
@@ -182,9 +190,8 @@ func DropoutBackward(dy *tensor.Tensor, m *DropoutMask, dx *tensor.Tensor) {
 
 func addMasked[T Float](dx, dy []T, m *DropoutMask) {
 	s := T(m.Scale)
+	keep := m.Keep[:len(dy)]
 	for i, g := range dy {
-		if m.Keep[i] {
-			dx[i] += g * s
-		}
+		dx[i] += g * s * T(keep[i])
 	}
 }

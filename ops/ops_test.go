@@ -264,3 +264,33 @@ func TestShapeMismatchesPanic(t *testing.T) {
 		}()
 	}
 }
+
+func TestReLUSpecialValues(t *testing.T) {
+	nan := float32(math.NaN())
+	negNaN := math.Float32frombits(math.Float32bits(nan) | 1<<31)
+	negZero := float32(math.Copysign(0, -1))
+	in := []float32{0, negZero, 1, -1, nan, negNaN, float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+	y := ops.Activate(tensor.FromF32(in, len(in)), ops.ReLU).F32()
+	dx := tensor.New(tensor.F32, len(in))
+	dy := make([]float32, len(in))
+	for i := range dy {
+		dy[i] = 1
+	}
+	ops.ActivateBackward(tensor.FromF32(in, len(in)), tensor.FromF32(dy, len(in)), ops.ReLU, dx)
+	for i, v := range in {
+		want, wantGrad := float32(0), float32(0)
+		if v > 0 {
+			want, wantGrad = v, 1
+		}
+		if v != v {
+			want, wantGrad = v, 1
+		}
+		got := y[i]
+		if !(got == want && math.Signbit(float64(got)) == math.Signbit(float64(want)) || got != got && want != want) {
+			t.Errorf("relu(%v) = %v, want %v", v, got, want)
+		}
+		if dx.F32()[i] != wantGrad {
+			t.Errorf("relu'(%v) = %v, want %v", v, dx.F32()[i], wantGrad)
+		}
+	}
+}

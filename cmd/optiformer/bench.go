@@ -15,8 +15,60 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure optiformer beside its peers (OpenBLAS, PyTorch, ONNX Runtime) in the same run",
 	}
-	cmd.AddCommand(newBenchKernels())
+	cmd.AddCommand(newBenchKernels(), newBenchModel("infer"), newBenchModel("train"), newBenchWorker())
 	return cmd
+}
+
+func newBenchModel(which string) *cobra.Command {
+	var f benchFlags
+	var steps int
+	short := map[string]string{
+		"infer": "BERT-base-shaped encoder forward, batch 1 and 8 × 128 tokens: ms and peak RSS, beside PyTorch and ONNX Runtime",
+		"train": "seq2seq d256 3+3 training: target tokens/s and peak RSS, beside PyTorch",
+	}[which]
+	cmd := &cobra.Command{
+		Use:   which,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ts, err := f.threadList()
+			if err != nil {
+				return err
+			}
+			if f.samples < 1 {
+				return fmt.Errorf("bench: --samples %d: want at least 1", f.samples)
+			}
+			o := bench.ModelOptions{Threads: ts, Samples: f.samples, Steps: steps, NoPeer: f.noPeer, Log: os.Stderr}
+			run := bench.Infer
+			if which == "train" {
+				run = bench.Train
+			}
+			rs, err := run(o)
+			if err != nil {
+				return err
+			}
+			return f.write(rs)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().Lookup("samples").DefValue = "7"
+	if which == "train" {
+		cmd.Flags().IntVar(&steps, "steps", 3, "training steps per sample")
+	}
+	return cmd
+}
+
+// newBenchWorker is the child process the model benchmarks run their own side in.
+func newBenchWorker() *cobra.Command {
+	return &cobra.Command{
+		Use:    "worker",
+		Short:  "serve one benchmark measurement protocol on stdin/stdout (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.RunWorker(os.Stdin, os.Stdout)
+		},
+	}
 }
 
 // benchFlags are the flags every bench subcommand shares.

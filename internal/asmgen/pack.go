@@ -256,37 +256,52 @@ func genTranspose16(ctx *build.Context) {
 	ctx.RET()
 }
 
-// genPackACopy emits packACopyAVX512(dst, src *float32, k, lda, mt int):
+// genPackACopy emits packACopyAVX512(dst, src *float32, k, lda, mt, tiles, tstride int):
 //
-//	dst[p*mt : p*mt+mt] = src[p*lda : p*lda+mt]   for p < k, mt ≤ 16
+//	dst[j*tstride + p*mt : +mt] = src[p*lda + j*mt : +mt]   for p < k, j < tiles, mt ≤ 16
 //
-// the packing of a transposed A (the activations of a weight gradient dW = dYᵀ·X), one
-// masked load and store per k step instead of a copy call.
+// the packing of a transposed A (the activations of a weight gradient dW = dYᵀ·X) into
+// `tiles` consecutive tiles at once, so that each row of A is read front to back once per
+// call rather than once per tile; one masked load and store per tile and k step.
 func genPackACopy(ctx *build.Context) {
 	name := "packACopyAVX512"
 	ctx.Function(name)
 	ctx.Attributes(attr.NOSPLIT)
-	ctx.SignatureExpr("func(dst, src *float32, k, lda, mt int)")
+	ctx.SignatureExpr("func(dst, src *float32, k, lda, mt, tiles, tstride int)")
 	dst, src, k, lda, mt, bits := RDI, RSI, RCX, RBX, R8, R10
+	tiles, tstride, s, d, j := R9, R11, R12, R13, RDX
 	ctx.Load(ctx.Param("dst"), dst)
 	ctx.Load(ctx.Param("src"), src)
 	ctx.Load(ctx.Param("k"), k)
 	ctx.Load(ctx.Param("lda"), lda)
 	ctx.SHLQ(U8(2), lda)
 	ctx.Load(ctx.Param("mt"), mt)
+	ctx.Load(ctx.Param("tiles"), tiles)
+	ctx.Load(ctx.Param("tstride"), tstride)
+	ctx.SHLQ(U8(2), tstride)
 	ctx.MOVL(U32(0xffffffff), bits.As32())
 	ctx.BZHIL(mt.As32(), bits.As32(), bits.As32())
 	ctx.KMOVW(bits.As32(), K1)
-	ctx.SHLQ(U8(2), mt)
+	ctx.SHLQ(U8(2), mt) // bytes per tile row
 	ctx.TESTQ(k, k)
 	ctx.JZ(LabelRef(name + "_done"))
-	ctx.Label(name + "_loop")
-	ctx.VMOVUPS_Z(Mem{Base: src}, K1, Z0)
-	ctx.VMOVUPS(Z0, K1, Mem{Base: dst})
+	ctx.TESTQ(tiles, tiles)
+	ctx.JZ(LabelRef(name + "_done"))
+	ctx.Label(name + "_row")
+	ctx.MOVQ(src, s)
+	ctx.MOVQ(dst, d)
+	ctx.MOVQ(tiles, j)
+	ctx.Label(name + "_tile")
+	ctx.VMOVUPS_Z(Mem{Base: s}, K1, Z0)
+	ctx.VMOVUPS(Z0, K1, Mem{Base: d})
+	ctx.ADDQ(mt, s)
+	ctx.ADDQ(tstride, d)
+	ctx.DECQ(j)
+	ctx.JNZ(LabelRef(name + "_tile"))
 	ctx.ADDQ(lda, src)
 	ctx.ADDQ(mt, dst)
 	ctx.DECQ(k)
-	ctx.JNZ(LabelRef(name + "_loop"))
+	ctx.JNZ(LabelRef(name + "_row"))
 	ctx.Label(name + "_done")
 	ctx.VZEROUPPER()
 	ctx.RET()

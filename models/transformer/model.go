@@ -304,11 +304,15 @@ func (m *Model) CausalLMLoss(c *nn.Ctx, ids *tensor.Tensor, smoothing float64) (
 	return m.lmLoss(c, h, tensor.FromI32(labels, b, t), smoothing)
 }
 
+// lmLoss scores decoder states against labels through the output projection fused with the
+// cross-entropy (ag.LinearCrossEntropy), which never holds the (B·T, V) logits.
 func (m *Model) lmLoss(c *nn.Ctx, h *ag.Var, labels *tensor.Tensor, smoothing float64) (*ag.Var, int, error) {
-	logits := m.Logits(c, h)
-	v := m.Cfg.VocabSize
-	flat := ag.Reshape(c.Tape, logits, -1, v)
-	loss := ag.CrossEntropy(c.Tape, flat, labels.Reshape(-1), smoothing, m.Cfg.PadID)
+	w := m.Decoder.EmbedTokens.Weight
+	if m.LMHead != nil {
+		w = m.LMHead.Weight
+	}
+	flat := ag.Reshape(c.Tape, h, -1, m.Cfg.DModel)
+	loss := ag.LinearCrossEntropy(c.Tape, flat, w, labels.Reshape(-1), smoothing, m.Cfg.PadID)
 	n := 0
 	for _, l := range labels.Contiguous().I32() {
 		if int(l) != m.Cfg.PadID {
