@@ -45,6 +45,12 @@ class Encoder(torch.nn.Module):
 torch.manual_seed(0)
 torch.set_num_threads(init["threads"])
 model = Encoder(init["model"]).eval()
+# nn.TransformerEncoder deep-copies one layer, so its 12 layers start with equal weights, and
+# torch.onnx.export folds equal initializers into one: ONNX Runtime would then run one layer's
+# weights twelve times, out of cache. Give every parameter its own values, as a trained model has.
+with torch.no_grad():
+    for p in model.parameters():
+        p.normal_(0, 0.02)
 ids = torch.tensor(init["ids"], dtype=torch.long)
 
 if init["task"] == "export":

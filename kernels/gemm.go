@@ -193,18 +193,29 @@ func gemm(g gemmArgs) {
 	}
 	t = min(t, max(np, tiles))
 	if t <= 1 {
-		gemmPart(ks, &g, 0, m, 0, np)
+		gemmPart(ks, &g, 0, m, 0, np, nil)
 		return
 	}
 	// Cut the dimension that balances best; on a tie cut columns, so that no two workers
 	// pack the same part of B.
 	if balance(np, t) >= balance(tiles, t) {
+		// Every worker needs all of A: pack it once, each worker a share of the tiles, then
+		// compute. Packing is a copy, so who packs which tile does not change the result.
+		s := scratchPool.Get().(*scratch)
+		defer scratchPool.Put(s)
+		s.a = grow(s.a, m*k)
+		ap := s.a
+		pt := min(t, tiles)
+		parallel(pt, func(w int) {
+			r0, r1 := min(m, split(tiles, pt, w)*ks.mr), min(m, split(tiles, pt, w+1)*ks.mr)
+			packA(ks, ap[r0*k:r1*k], g.transA, g.a, g.lda, r0, r1, k)
+		})
 		parallel(t, func(w int) {
-			gemmPart(ks, &g, 0, m, split(np, t, w), split(np, t, w+1))
+			gemmPart(ks, &g, 0, m, split(np, t, w), split(np, t, w+1), ap)
 		})
 	} else {
 		parallel(t, func(w int) {
-			gemmPart(ks, &g, min(m, split(tiles, t, w)*ks.mr), min(m, split(tiles, t, w+1)*ks.mr), 0, np)
+			gemmPart(ks, &g, min(m, split(tiles, t, w)*ks.mr), min(m, split(tiles, t, w+1)*ks.mr), 0, np, nil)
 		})
 	}
 }
@@ -237,8 +248,9 @@ type scratch struct{ a, b []float32 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-// gemmPart computes rows [r0, r1) and panels [p0, p1) of C.
-func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
+// gemmPart computes rows [r0, r1) and panels [p0, p1) of C. apacked, when not nil, is those
+// rows of A already packed (by packA); otherwise gemmPart packs them itself.
+func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int, apacked []float32) {
 	if r0 >= r1 || p0 >= p1 {
 		return
 	}
@@ -246,8 +258,11 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 	defer scratchPool.Put(s)
 	k := g.k
 	rows := r1 - r0
-	s.a = grow(s.a, rows*k)
-	packA(ks, s.a, g.transA, g.a, g.lda, r0, r1, k)
+	if apacked == nil {
+		s.a = grow(s.a, rows*k)
+		packA(ks, s.a, g.transA, g.a, g.lda, r0, r1, k)
+		apacked = s.a
+	}
 	kc := kBlocking(k)
 	direct := g.packed == nil && !g.transB && g.m <= ks.directMR
 	var bbuf []float32
@@ -278,7 +293,7 @@ func gemmPart(ks *kernelSet, g *gemmArgs, r0, r1, p0, p1 int) {
 			}
 			for r := r0; r < r1; r += ks.mr {
 				mt := min(ks.mr, r1-r)
-				ap := &s.a[(r-r0)*k+k0*mt]
+				ap := &apacked[(r-r0)*k+k0*mt]
 				gemmRow(tk, g, mt, kb, ap, bp, step, bstride, r, jc, jcEnd, beta)
 			}
 		}

@@ -28,14 +28,30 @@ func broadcastSuffix(op string, a, b *tensor.Tensor) int {
 func Add(a, b *tensor.Tensor) *tensor.Tensor {
 	checkFloat("Add", a, b)
 	rep := broadcastSuffix("Add", a, b)
-	y := contig(a).Clone()
-	b = contig(b)
+	a, b = contig(a), contig(b)
+	y := like(a)
 	if y.DType() == tensor.F32 {
-		addRepeat(vals[float32](y), vals[float32](b), rep)
+		sumRepeat(vals[float32](y), vals[float32](a), vals[float32](b), rep)
 	} else {
-		addRepeat(vals[float64](y), vals[float64](b), rep)
+		sumRepeat(vals[float64](y), vals[float64](a), vals[float64](b), rep)
 	}
 	return y
+}
+
+// sumRepeat writes y = a + b with b repeated rep times, in one pass.
+func sumRepeat[T Float](y, a, b []T, rep int) {
+	n := len(b)
+	if n == 0 {
+		return
+	}
+	kernels.ParallelFor(rep, max(1, elementwiseGrain/n), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yr, ar := y[i*n:(i+1)*n], a[i*n:(i+1)*n]
+			for j, v := range b {
+				yr[j] = ar[j] + v
+			}
+		}
+	})
 }
 
 func addRepeat[T Float](y, b []T, rep int) {
