@@ -198,6 +198,9 @@ func (t *Tape) BackwardFrom(out *Var, grad *tensor.Tensor) {
 		n := t.nodes[i]
 		if n.out.Grad != nil {
 			n.back()
+			// The gradient of an intermediate result is dead once pushed to its inputs, and
+			// only this Var refers to it: recycle its storage for the gradients to come.
+			tensor.Release(n.out.Grad)
 			n.out.Grad = nil
 		}
 		t.nodes[i] = node{}

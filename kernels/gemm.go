@@ -37,6 +37,17 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		b: b, ldb: ldb, beta: beta, c: c, ldc: ldc})
 }
 
+// GemmST is Gemm on the calling goroutine only, for callers that already spread their work
+// over the threads (one product per attention head, say): nesting a parallel product inside
+// would only add hand-offs. The result is the same as Gemm's.
+func GemmST(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkMat("A", transA, m, k, a, lda)
+	checkMat("B", transB, k, n, b, ldb)
+	checkMat("C", false, m, n, c, ldc)
+	gemm(gemmArgs{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+		b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, serial: true})
+}
+
 // PackedB is a k×n right-hand operand packed once into the layout the micro-kernels read:
 // for each k block (see kBlocking), column panels 32 wide (the last zero-padded), each panel
 // kb rows of 32 contiguous floats. Keeping a block's panels contiguous matters: panels a
@@ -161,6 +172,7 @@ type gemmArgs struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	packed         *PackedB
+	serial         bool // one thread
 }
 
 func panels(n int) int { return (n + panelWidth - 1) / panelWidth }
@@ -188,7 +200,7 @@ func gemm(g gemmArgs) {
 	tiles := (m + ks.mr - 1) / ks.mr
 	np := panels(n)
 	t := Threads()
-	if flops := 2 * float64(m) * float64(n) * float64(k); flops < parallelFlops {
+	if flops := 2 * float64(m) * float64(n) * float64(k); flops < parallelFlops || g.serial {
 		t = 1
 	}
 	t = min(t, max(np, tiles))

@@ -63,7 +63,13 @@ func (m *MultiHeadAttention) Forward(c *Ctx, q, kv *ag.Var, mask ops.AttnMask, c
 		k, v = m.KProj.Forward(c, kv), m.VProj.Forward(c, kv)
 	}
 	o := ag.Attention(c.Tape, qp, k, v, m.Heads, mask, scale, c.dropP(m.Dropout), c.RNG)
-	return m.OutProj.Forward(c, o)
+	c.Done(qp)
+	if cache == nil { // cached keys and values live on in the cache
+		c.Done(k, v)
+	}
+	y := m.OutProj.Forward(c, o)
+	c.Done(o)
+	return y
 }
 
 // append adds new keys and values (B, T, C) after the cached ones, growing the buffers.

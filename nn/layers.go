@@ -96,8 +96,16 @@ type FFN struct {
 
 // Forward applies the block.
 func (f *FFN) Forward(c *Ctx, x *ag.Var) *ag.Var {
-	h := ag.Activate(c.Tape, f.FC1.Forward(c, x), f.Act)
-	return f.FC2.Forward(c, c.Dropout(h, f.ActDropout))
+	pre := f.FC1.Forward(c, x)
+	h := ag.Activate(c.Tape, pre, f.Act)
+	c.Done(pre)
+	hd := c.Dropout(h, f.ActDropout)
+	y := f.FC2.Forward(c, hd)
+	c.Done(h)
+	if hd != h {
+		c.Done(hd)
+	}
+	return y
 }
 
 // LearnedPositions is a table of position embeddings (role position), added to the token

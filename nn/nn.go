@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/optiformer/optiformer/ag"
+	"github.com/optiformer/optiformer/tensor"
 )
 
 // Ctx is what a forward pass needs besides its inputs.
@@ -37,6 +38,21 @@ func (c *Ctx) Dropout(x *ag.Var, p float64) *ag.Var {
 		return x
 	}
 	return ag.Dropout(c.Tape, x, p, c.RNG)
+}
+
+// Done tells the Ctx that the values of vs are dead temporaries: at inference (no tape) their
+// storage goes back to the tensor pool for the next layer's outputs, which saves allocating
+// and zeroing fresh memory for every layer. When recording it does nothing (the tape may still
+// need them). Only pass values nothing else refers to.
+func (c *Ctx) Done(vs ...*ag.Var) {
+	if c.Tape != nil {
+		return
+	}
+	for _, v := range vs {
+		if v != nil {
+			tensor.Release(v.Value)
+		}
+	}
 }
 
 // dropP is p when training, else 0.

@@ -98,7 +98,7 @@ func attention[T Float](qt, kt, vt, ot, pt *tensor.Tensor, drop *DropoutMask, ma
 				p = probs[bh*t*s : (bh+1)*t*s]
 			}
 			qo, ko := bi*t*c+h*d, bi*s*c+h*d
-			gemm(false, true, t, s, d, T(scale), q[qo:], c, k[ko:], c, 0, p, s)
+			gemmST(false, true, t, s, d, T(scale), q[qo:], c, k[ko:], c, 0, p, s)
 			maskScores(p, mask, bi, t, s)
 			softmaxRows(p, t, s)
 			pv := p
@@ -110,9 +110,19 @@ func attention[T Float](qt, kt, vt, ot, pt *tensor.Tensor, drop *DropoutMask, ma
 					pv[i] = x * sc * T(keep[i])
 				}
 			}
-			gemm(false, false, t, d, s, 1, pv, s, v[ko:], c, 0, o[qo:], c)
+			gemmST(false, false, t, d, s, 1, pv, s, v[ko:], c, 0, o[qo:], c)
 		}
 	})
+}
+
+// gemmST is gemm on the calling goroutine: attention already runs its heads in parallel.
+func gemmST[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		kernels.GemmST(transA, transB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		kernels.GemmRef(transA, transB, m, n, k, float64(alpha), a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
 }
 
 // maskScores writes -Inf into the masked scores of batch row bi.
@@ -187,7 +197,7 @@ func attentionBackward[T Float](qt, kt, vt, dOut *tensor.Tensor, saved *AttnSave
 			p := probs[bh*t*s : (bh+1)*t*s]
 			qo, ko := bi*t*c+h*d, bi*s*c+h*d
 			// d(P_dropped) = dO·Vᵀ
-			gemm(false, true, t, s, d, 1, do[qo:], c, v[ko:], c, 0, dp, s)
+			gemmST(false, true, t, s, d, 1, do[qo:], c, v[ko:], c, 0, dp, s)
 			peff := p
 			if drop != nil {
 				keep := drop.Keep[bh*t*s : (bh+1)*t*s]
@@ -200,7 +210,7 @@ func attentionBackward[T Float](qt, kt, vt, dOut *tensor.Tensor, saved *AttnSave
 				peff = pv
 			}
 			if dv != nil { // dV += P_droppedᵀ·dO
-				gemm(true, false, s, d, t, 1, peff, s, do[qo:], c, 1, dv[ko:], c)
+				gemmST(true, false, s, d, t, 1, peff, s, do[qo:], c, 1, dv[ko:], c)
 			}
 			// dS = P ⊙ (dP − Σ dP⊙P), then dQ += scale·dS·K and dK += scale·dSᵀ·Q.
 			for i := 0; i < t; i++ {
@@ -211,10 +221,10 @@ func attentionBackward[T Float](qt, kt, vt, dOut *tensor.Tensor, saved *AttnSave
 				}
 			}
 			if dq != nil {
-				gemm(false, false, t, d, s, T(scale), dp, s, k[ko:], c, 1, dq[qo:], c)
+				gemmST(false, false, t, d, s, T(scale), dp, s, k[ko:], c, 1, dq[qo:], c)
 			}
 			if dk != nil {
-				gemm(true, false, s, d, t, T(scale), dp, s, q[qo:], c, 1, dk[ko:], c)
+				gemmST(true, false, s, d, t, T(scale), dp, s, q[qo:], c, 1, dk[ko:], c)
 			}
 		}
 	})

@@ -49,9 +49,13 @@ func New(dt DType, shape ...int) *Tensor {
 	t.shape, t.strides = compactLayout(shape)
 	switch dt {
 	case F32:
-		t.f32 = make([]float32, n)
+		if t.f32 = reuse32(n); t.f32 == nil {
+			t.f32 = make([]float32, n)
+		}
 	case F64:
-		t.f64 = make([]float64, n)
+		if t.f64 = reuse64(n); t.f64 == nil {
+			t.f64 = make([]float64, n)
+		}
 	case I32:
 		t.i32 = make([]int32, n)
 	case I8:

@@ -153,11 +153,24 @@ func (m *Model) embed(c *nn.Ctx, s *Stack, ids *tensor.Tensor, offset int) *ag.V
 }
 
 // sublayer applies one residual block: post-LN LN(x + drop(f(x))) or pre-LN x + drop(f(LN(x))).
+// At inference the temporaries, and x itself (each sublayer consumes the one before), go back
+// to the tensor pool; keep marks an x that must survive (the embeddings' output is fresh, but
+// a caller's tensor is not ours to recycle).
 func (m *Model) sublayer(c *nn.Ctx, x *ag.Var, norm *nn.LayerNorm, f func(*ag.Var) *ag.Var) *ag.Var {
 	if m.Cfg.NormFirst {
-		return ag.Add(c.Tape, x, c.Dropout(f(norm.Forward(c, x)), m.Cfg.Dropout))
+		h := norm.Forward(c, x)
+		fx := f(h)
+		c.Done(h)
+		y := ag.Add(c.Tape, x, c.Dropout(fx, m.Cfg.Dropout))
+		c.Done(fx, x)
+		return y
 	}
-	return norm.Forward(c, ag.Add(c.Tape, x, c.Dropout(f(x), m.Cfg.Dropout)))
+	fx := f(x)
+	s := ag.Add(c.Tape, x, c.Dropout(fx, m.Cfg.Dropout))
+	c.Done(fx, x)
+	y := norm.Forward(c, s)
+	c.Done(s)
+	return y
 }
 
 // Encode runs the encoder over src (B, S) and returns its output (B, S, C). Padding positions
