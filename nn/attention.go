@@ -114,10 +114,11 @@ func (kc *KVCache) Reorder(idx []int) {
 	if kc.K == nil {
 		return
 	}
-	kc.K, kc.V = gatherRows(kc.K, idx), gatherRows(kc.V, idx)
+	kc.K, kc.V = GatherRows(kc.K, idx), GatherRows(kc.V, idx)
 }
 
-func gatherRows(x *tensor.Tensor, idx []int) *tensor.Tensor {
+// GatherRows returns the rows idx of x along its first dimension (torch.index_select(x, 0, idx)).
+func GatherRows(x *tensor.Tensor, idx []int) *tensor.Tensor {
 	per := x.Len() / max(1, x.Dim(0))
 	shape := x.Shape()
 	shape[0] = len(idx)
