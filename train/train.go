@@ -65,15 +65,15 @@ type Eval func() (score float64, metrics map[string]float64, err error)
 
 // Trainer runs one training.
 type Trainer struct {
-	Model     any              // the model (for checkpoints: nn.Load/nn.Params)
-	ModelCfg  any              // the model's config.json content
-	Params    []nn.NamedParam  // what the optimizer updates
-	Data      Data             // the batches
-	Eval      Eval             // may be nil
-	Dir       string           // run directory: checkpoints/ and best/ go there
-	Config    Config           //
-	Log       io.Writer        // progress bar and messages (nil: silent)
-	Optimizer optim.Optimizer  // default AdamW(WeightDecay, Decay)
+	Model     any               // the model (for checkpoints: nn.Load/nn.Params)
+	ModelCfg  any               // the model's config.json content
+	Params    []nn.NamedParam   // what the optimizer updates
+	Data      Data              // the batches
+	Eval      Eval              // may be nil
+	Dir       string            // run directory: checkpoints/ and best/ go there
+	Config    Config            //
+	Log       io.Writer         // progress bar and messages (nil: silent)
+	Optimizer optim.Optimizer   // default AdamW(WeightDecay, Decay)
 	Extra     map[string]string // written into the best model's safetensors metadata
 }
 
@@ -92,7 +92,7 @@ type Result struct {
 // position is the data position saved in checkpoints.
 type position struct {
 	Epoch     int     `json:"epoch"`
-	Batch     int     `json:"batch"` // index in the epoch's order of the next batch
+	Batch     int     `json:"batch"`      // index in the epoch's order of the next batch
 	BestScore float64 `json:"best_score"` // meaningful when HasBest
 	HasBest   bool    `json:"has_best"`
 	BestStep  int     `json:"best_step"`

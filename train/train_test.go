@@ -24,8 +24,8 @@ type copyTask struct {
 	b *data.Batcher
 }
 
-func (c copyTask) Len() int                        { return c.b.Len() }
-func (c copyTask) Order(seed uint64, e int) []int   { return c.b.Order(seed, e) }
+func (c copyTask) Len() int                       { return c.b.Len() }
+func (c copyTask) Order(seed uint64, e int) []int { return c.b.Order(seed, e) }
 func (c copyTask) Loss(ctx *nn.Ctx, i int) (*ag.Var, int, error) {
 	bt := c.b.Batch(i)
 	loss, n, err := c.m.Seq2SeqLoss(ctx, bt.Src, bt.TgtIn, bt.Labels, 0)
