@@ -86,9 +86,10 @@ func (r Role) String() string {
 // checkpoint) calls Changed so the packing is redone when next needed.
 type Param struct {
 	Var
-	Role   Role
-	packed *kernels.PackedB
-	stale  bool
+	Role    Role
+	packed  *kernels.PackedB
+	stale   bool
+	version uint64
 }
 
 // NewParam makes a parameter holding t.
@@ -96,8 +97,15 @@ func NewParam(t *tensor.Tensor, role Role) *Param {
 	return &Param{Var: Var{Value: t, requires: true}, Role: role}
 }
 
-// Changed tells p that its value was modified in place.
-func (p *Param) Changed() { p.stale = true }
+// Changed tells p that its value was modified in place (or replaced).
+func (p *Param) Changed() {
+	p.stale = true
+	p.version++
+}
+
+// Version counts the changes of p's value, for caches derived from it (a stacked packing of
+// several weights, say).
+func (p *Param) Version() uint64 { return p.version }
 
 // SetRequiresGrad freezes (false) or unfreezes p.
 func (p *Param) SetRequiresGrad(on bool) { p.requires = on }

@@ -3,6 +3,7 @@ package ag
 import (
 	"math/rand/v2"
 
+	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/ops"
 	"github.com/optiformer/optiformer/tensor"
 )
@@ -247,4 +248,52 @@ func LinearCrossEntropy(t *Tape, x *Var, w *Param, targets *tensor.Tensor, smoot
 	return t.record(scalar(x.Value.DType(), loss), func(out *Var) {
 		ops.LinearCrossEntropyBackward(g, dloss(out), gradIf(x), gradIf(&w.Var))
 	}, x, &w.Var)
+}
+
+// LinearCat is ops.LinearCat: several Linear layers over the same x, outputs side by side.
+// biases may be nil or hold nil entries; packed, when not nil, is the stacked weights packed
+// (see ops.LinearCat), which the caller keeps up to date (Param.Version tells when).
+func LinearCat(t *Tape, x *Var, ws, biases []*Param, packed *kernels.PackedB) *Var {
+	wt := make([]*tensor.Tensor, len(ws))
+	inputs := []*Var{x}
+	for i, w := range ws {
+		wt[i] = w.Value
+		inputs = append(inputs, &w.Var)
+	}
+	var bt []*tensor.Tensor
+	if biases != nil {
+		bt = make([]*tensor.Tensor, len(biases))
+		for i, b := range biases {
+			if b != nil {
+				bt[i] = b.Value
+				inputs = append(inputs, &b.Var)
+			}
+		}
+	}
+	y := ops.LinearCat(x.Value, wt, bt, packed)
+	return t.record(y, func(out *Var) {
+		dws := make([]*tensor.Tensor, len(ws))
+		for i, w := range ws {
+			dws[i] = gradIf(&w.Var)
+		}
+		var dbs []*tensor.Tensor
+		if biases != nil {
+			dbs = make([]*tensor.Tensor, len(biases))
+			for i, b := range biases {
+				if b != nil {
+					dbs[i] = gradIf(&b.Var)
+				}
+			}
+		}
+		ops.LinearCatBackward(x.Value, wt, out.Grad, gradIf(x), dws, dbs)
+	}, inputs...)
+}
+
+// AttentionQKV is ops.AttentionQKV: self-attention over a fused (B, T, 3C) projection.
+func AttentionQKV(t *Tape, qkv *Var, heads int, mask ops.AttnMask, scale, dropP float64, rng *rand.Rand) *Var {
+	rec := t.recording(qkv)
+	y, saved := ops.AttentionQKV(qkv.Value, heads, mask, scale, dropP, rng, rec)
+	return t.record(y, func(out *Var) {
+		ops.AttentionQKVBackward(qkv.Value, out.Grad, heads, scale, saved, gradIf(qkv))
+	}, qkv)
 }

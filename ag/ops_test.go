@@ -232,3 +232,29 @@ func TestLinearCrossEntropyChunks(t *testing.T) {
 		}
 	}
 }
+
+func TestGradLinearCatAndAttentionQKV(t *testing.T) {
+	check(t, "LinearCat", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.LinearCat(tp, &p[0].Var, []*ag.Param{p[1], p[2]}, []*ag.Param{p[3], nil}, nil)
+	}, rnd(1, 2, 3, 4), rnd(2, 5, 4), rnd(3, 2, 4), rnd(4, 5))
+	h, d := 2, 3
+	c := h * d
+	for _, m := range []ops.AttnMask{{}, {KeyPad: []bool{false, false, true, false, false, false, false, true}, Causal: true}} {
+		check(t, "AttentionQKV", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			return ag.AttentionQKV(tp, &p[0].Var, h, m, 0.4, 0, nil)
+		}, rnd(5, 2, 4, 3*c))
+	}
+	check(t, "AttentionQKV dropout", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.AttentionQKV(tp, &p[0].Var, h, ops.AttnMask{Causal: true}, 0.4, 0.3, rand.New(rand.NewPCG(4, 4)))
+	}, rnd(6, 2, 4, 3*c))
+	// The fused forms equal the separate ones.
+	x, wq, wk, wv := rnd(7, 2, 4, c), rnd(8, c, c), rnd(9, c, c), rnd(10, c, c)
+	qkv := ops.LinearCat(x, []*tensor.Tensor{wq, wk, wv}, nil, nil)
+	fused, _ := ops.AttentionQKV(qkv, h, ops.AttnMask{Causal: true}, 0.5, 0, nil, false)
+	sep, _ := ops.Attention(ops.Linear(x, wq, nil, nil), ops.Linear(x, wk, nil, nil), ops.Linear(x, wv, nil, nil), h, ops.AttnMask{Causal: true}, 0.5, 0, nil, false)
+	for i, v := range fused.F64() {
+		if math.Abs(v-sep.F64()[i]) > 1e-12 {
+			t.Fatalf("element %d: fused %v, separate %v", i, v, sep.F64()[i])
+		}
+	}
+}

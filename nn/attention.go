@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/optiformer/optiformer/ag"
+	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/ops"
 	"github.com/optiformer/optiformer/tensor"
 )
@@ -21,6 +22,36 @@ type MultiHeadAttention struct {
 	Heads   int     `ckpt:"-"`
 	// Dropout is the dropout on the attention probabilities (attention_dropout).
 	Dropout float64 `ckpt:"-"`
+
+	// The q, k and v weights stacked and packed for self-attention's single product, and the
+	// versions of the weights it was built from.
+	stacked    *kernels.PackedB
+	stackedVer [3]uint64
+}
+
+// stackedQKV returns [Wq; Wk; Wv] packed as ops.LinearCat takes it (float32 only), rebuilt
+// when a weight has changed since.
+func (m *MultiHeadAttention) stackedQKV() *kernels.PackedB {
+	ws := [3]*ag.Param{m.QProj.Weight, m.KProj.Weight, m.VProj.Weight}
+	ver := [3]uint64{ws[0].Version(), ws[1].Version(), ws[2].Version()}
+	if ws[0].Value.DType() != tensor.F32 {
+		return nil
+	}
+	if m.stacked != nil && ver == m.stackedVer {
+		return m.stacked
+	}
+	c, in := ws[0].Value.Dim(0), ws[0].Value.Dim(1)
+	all := make([]float32, 0, 3*c*in)
+	for _, w := range ws {
+		all = append(all, w.Value.Contiguous().F32()...)
+	}
+	if m.stacked == nil || m.stacked.K() != in || m.stacked.N() != 3*c {
+		m.stacked = kernels.PackB(true, in, 3*c, all, in)
+	} else {
+		m.stacked.Repack(true, all, in)
+	}
+	m.stackedVer = ver
+	return m.stacked
 }
 
 // KVCache holds the keys and values of positions already decoded, for incremental decoding:
@@ -46,19 +77,47 @@ func (m *MultiHeadAttention) Forward(c *Ctx, q, kv *ag.Var, mask ops.AttnMask, c
 		panic(fmt.Sprintf("nn: MultiHeadAttention: %d channels do not split into %d heads", cdim, m.Heads))
 	}
 	scale := 1 / math.Sqrt(float64(cdim/m.Heads))
+	var o *ag.Var
+	if q == kv && (cache == nil || !cache.Static) {
+		o = m.selfAttention(c, q, mask, cache, scale)
+	} else {
+		o = m.crossAttention(c, q, kv, mask, cache, scale)
+	}
+	y := m.OutProj.Forward(c, o)
+	c.Done(o)
+	return y
+}
+
+// selfAttention projects q, k and v in one product and attends; with a cache the new keys and
+// values are appended and the queries attend to all cached positions, read in place.
+func (m *MultiHeadAttention) selfAttention(c *Ctx, x *ag.Var, mask ops.AttnMask, cache *KVCache, scale float64) *ag.Var {
+	qkv := ag.LinearCat(c.Tape, x, []*ag.Param{m.QProj.Weight, m.KProj.Weight, m.VProj.Weight},
+		[]*ag.Param{biasOf(m.QProj), biasOf(m.KProj), biasOf(m.VProj)}, m.stackedQKV())
+	if cache == nil {
+		o := ag.AttentionQKV(c.Tape, qkv, m.Heads, mask, scale, c.dropP(m.Dropout), c.RNG)
+		c.Done(qkv)
+		return o
+	}
+	b, t, c3 := qkv.Value.Dim(0), qkv.Value.Dim(1), qkv.Value.Dim(2)
+	cd := c3 / 3
+	cache.appendFrom(qkv.Value, cd, 2*cd, cd)
+	capacity := cache.K.Dim(1)
+	o, _ := ops.AttentionMats(ops.Mat{T: qkv.Value, BStride: t * c3, LD: c3},
+		ops.Mat{T: cache.K, BStride: capacity * cd, LD: cd}, ops.Mat{T: cache.V, BStride: capacity * cd, LD: cd},
+		b, t, cache.Len, cd, m.Heads, mask, scale, 0, nil, false)
+	c.Done(qkv)
+	return ag.NewVar(o)
+}
+
+func (m *MultiHeadAttention) crossAttention(c *Ctx, q, kv *ag.Var, mask ops.AttnMask, cache *KVCache, scale float64) *ag.Var {
 	qp := m.QProj.Forward(c, q)
 	var k, v *ag.Var
 	switch {
-	case cache != nil && cache.Static && cache.K != nil:
+	case cache != nil && cache.K != nil:
 		k, v = ag.NewVar(cache.K), ag.NewVar(cache.V)
-	case cache != nil && cache.Static:
+	case cache != nil:
 		k, v = m.KProj.Forward(c, kv), m.VProj.Forward(c, kv)
 		cache.K, cache.V, cache.Len = k.Value, v.Value, k.Value.Dim(1)
-	case cache != nil:
-		nk, nv := m.KProj.Forward(c, kv), m.VProj.Forward(c, kv)
-		cache.append(nk.Value, nv.Value)
-		k = ag.NewVar(cache.K.Slice(1, 0, cache.Len))
-		v = ag.NewVar(cache.V.Slice(1, 0, cache.Len))
 	default:
 		k, v = m.KProj.Forward(c, kv), m.VProj.Forward(c, kv)
 	}
@@ -67,43 +126,54 @@ func (m *MultiHeadAttention) Forward(c *Ctx, q, kv *ag.Var, mask ops.AttnMask, c
 	if cache == nil { // cached keys and values live on in the cache
 		c.Done(k, v)
 	}
-	y := m.OutProj.Forward(c, o)
-	c.Done(o)
-	return y
+	return o
 }
 
-// append adds new keys and values (B, T, C) after the cached ones, growing the buffers.
-func (kc *KVCache) append(k, v *tensor.Tensor) {
-	b, t, c := k.Dim(0), k.Dim(1), k.Dim(2)
+func biasOf(l *Linear) *ag.Param { return l.Bias }
+
+// appendFrom adds the keys and values of new positions after the cached ones, growing the
+// buffers: src is (B, T, W) and holds the keys at column koff and the values at voff, c wide.
+func (kc *KVCache) appendFrom(src *tensor.Tensor, koff, voff, c int) {
+	b, t, w := src.Dim(0), src.Dim(1), src.Dim(2)
 	if kc.K == nil || kc.K.Dim(1) < kc.Len+t {
 		capacity := max(2*(kc.Len+t), 16)
-		nk, nv := tensor.New(k.DType(), b, capacity, c), tensor.New(k.DType(), b, capacity, c)
+		nk, nv := tensor.New(src.DType(), b, capacity, c), tensor.New(src.DType(), b, capacity, c)
 		if kc.K != nil {
-			copyRowsAt(nk, kc.K.Slice(1, 0, kc.Len), 0)
-			copyRowsAt(nv, kc.V.Slice(1, 0, kc.Len), 0)
+			copyBlock(nk, kc.K, kc.Len, c)
+			copyBlock(nv, kc.V, kc.Len, c)
 		}
 		kc.K, kc.V = nk, nv
 	}
-	copyRowsAt(kc.K, k, kc.Len)
-	copyRowsAt(kc.V, v, kc.Len)
+	src = src.Contiguous()
+	for r := 0; r < t; r++ {
+		copyPos(kc.K, kc.Len+r, src, r, w, koff, c)
+		copyPos(kc.V, kc.Len+r, src, r, w, voff, c)
+	}
 	kc.Len += t
 }
 
-// copyRowsAt writes src (B, T, C) into dst (B, cap, C) at position at.
-func copyRowsAt(dst, src *tensor.Tensor, at int) {
-	b, t, c := src.Dim(0), src.Dim(1), src.Dim(2)
-	capacity := dst.Dim(1)
-	src = src.Contiguous()
+// copyBlock copies positions [0, n) of src (B, ·, c) into dst (B, ·, c).
+func copyBlock(dst, src *tensor.Tensor, n, c int) {
+	for p := 0; p < n; p++ {
+		copyPos(dst, p, src, p, c, 0, c)
+	}
+}
+
+// copyPos copies, for every batch row, c values at column off of position sp of src (rows w
+// wide) into position dp of dst (rows c wide).
+func copyPos(dst *tensor.Tensor, dp int, src *tensor.Tensor, sp, w, off, c int) {
+	b := dst.Dim(0)
+	dcap, scap := dst.Dim(1), src.Dim(1)
 	switch dst.DType() {
 	case tensor.F32:
 		d, s := dst.F32(), src.F32()
 		for i := 0; i < b; i++ {
-			copy(d[(i*capacity+at)*c:(i*capacity+at+t)*c], s[i*t*c:(i+1)*t*c])
+			copy(d[(i*dcap+dp)*c:(i*dcap+dp+1)*c], s[(i*scap+sp)*w+off:(i*scap+sp)*w+off+c])
 		}
 	default:
 		d, s := dst.F64(), src.F64()
 		for i := 0; i < b; i++ {
-			copy(d[(i*capacity+at)*c:(i*capacity+at+t)*c], s[i*t*c:(i+1)*t*c])
+			copy(d[(i*dcap+dp)*c:(i*dcap+dp+1)*c], s[(i*scap+sp)*w+off:(i*scap+sp)*w+off+c])
 		}
 	}
 }
