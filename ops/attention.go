@@ -48,7 +48,7 @@ func Attention(q, k, v *tensor.Tensor, heads int, mask AttnMask, scale, dropP fl
 // projection (q, k and v side by side) and the first rows of a longer KV cache are Mats
 // without copies.
 type Mat struct {
-	T               *tensor.Tensor
+	T                *tensor.Tensor
 	Off, BStride, LD int
 }
 
