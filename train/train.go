@@ -97,6 +97,7 @@ type position struct {
 	HasBest   bool    `json:"has_best"`
 	BestStep  int     `json:"best_step"`
 	BadEvals  int     `json:"bad_evals"`
+	EvalStep  int     `json:"eval_step"` // the step of the last evaluation
 	Tokens    int64   `json:"tokens"`
 }
 
@@ -193,6 +194,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		if err != nil {
 			return false, err
 		}
+		pos.EvalStep = step
 		if math.IsNaN(score) || math.IsInf(score, 0) {
 			return false, fmt.Errorf("train: evaluation at step %d gave %v", step, score)
 		}
@@ -309,10 +311,15 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			}
 		}
 		if stop != "" {
-			if stop != "no improvement (patience)" || cfg.EvalEvery == 0 {
-				if err := save(); err != nil {
+			// Stopped between evaluations (steps, time or a signal): evaluate once more, so
+			// the best model reflects the last steps too.
+			if stop != "no improvement (patience)" && pos.EvalStep != step {
+				if _, err := evaluate(); err != nil {
 					return res, err
 				}
+			}
+			if err := save(); err != nil {
+				return res, err
 			}
 			res.Stopped = stop
 			break

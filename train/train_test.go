@@ -142,3 +142,19 @@ func TestPatienceAndErrors(t *testing.T) {
 		t.Fatal("a run without epochs or steps started")
 	}
 }
+
+// A run that stops between evaluations evaluates once more, so a best model exists.
+func TestStopEvaluates(t *testing.T) {
+	m, cfg, task := setup(t)
+	evals := 0
+	tr := &train.Trainer{Model: m, ModelCfg: cfg, Params: m.Params(), Data: task, Dir: t.TempDir(),
+		Config: train.Config{MaxSteps: 5, LR: 1e-3, Schedule: "constant", EvalEvery: 100, Seed: 4},
+		Eval:   func() (float64, map[string]float64, error) { evals++; return 0, nil, nil }}
+	res, err := tr.Run(context.Background())
+	if err != nil || evals != 1 || res.BestStep != 5 {
+		t.Fatalf("%+v %v, %d evaluations", res, err, evals)
+	}
+	if _, err := os.Stat(filepath.Join(tr.BestDir(), ckpt.WeightsFile)); err != nil {
+		t.Fatal("no best model")
+	}
+}

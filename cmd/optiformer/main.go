@@ -29,6 +29,6 @@ func newRoot() *cobra.Command {
 			return cpu.EnvError()
 		},
 	}
-	root.AddCommand(newBench())
+	root.AddCommand(newBench(), newTrain(), newTranslate(), newEval(), newScore())
 	return root
 }
