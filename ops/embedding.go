@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/tensor"
 )
 
@@ -133,21 +134,34 @@ func Dropout(x *tensor.Tensor, p float64, rng *rand.Rand) (*tensor.Tensor, *Drop
 	fillMask(m.Keep, p, rng)
 	y := like(x)
 	if x.DType() == tensor.F32 {
-		applyMask(vals[float32](y), vals[float32](x), m)
+		dst, src := vals[float32](y), vals[float32](x)
+		kernels.ParallelFor(len(src), elementwiseGrain, func(lo, hi int) {
+			applyMask(dst[lo:hi], src[lo:hi], &DropoutMask{Keep: m.Keep[lo:hi], Scale: m.Scale})
+		})
 	} else {
 		applyMask(vals[float64](y), vals[float64](x), m)
 	}
 	return y, m
 }
 
-// fillMask draws keep[i] = (u ≥ p) with 32-bit uniforms, two per 64-bit draw.
+// fillMask draws keep[i] = (u ≥ p) with 16-bit uniforms, four per 64-bit draw (p is thus
+// rounded to a multiple of 2⁻¹⁶, a difference no training notices).
 func fillMask(keep []uint8, p float64, rng *rand.Rand) {
-	thr := uint64(p * (1 << 32))
-	for i := 0; i < len(keep); i += 2 {
+	thr := uint64(p*(1<<16) + 0.5)
+	i := 0
+	for ; i+4 <= len(keep); i += 4 {
 		r := rng.Uint64()
-		keep[i] = b2u(r&0xffffffff >= thr)
-		if i+1 < len(keep) {
-			keep[i+1] = b2u(r>>32 >= thr)
+		k := keep[i : i+4 : i+4]
+		k[0] = b2u(r&0xffff >= thr)
+		k[1] = b2u(r>>16&0xffff >= thr)
+		k[2] = b2u(r>>32&0xffff >= thr)
+		k[3] = b2u(r>>48 >= thr)
+	}
+	if i < len(keep) {
+		r := rng.Uint64()
+		for ; i < len(keep); i++ {
+			keep[i] = b2u(r&0xffff >= thr)
+			r >>= 16
 		}
 	}
 }
@@ -182,7 +196,10 @@ func DropoutBackward(dy *tensor.Tensor, m *DropoutMask, dx *tensor.Tensor) {
 		panic(fmt.Sprintf("ops: DropoutBackward: mask of %d for %d elements", len(m.Keep), dy.Len()))
 	}
 	if dy.DType() == tensor.F32 {
-		addMasked(vals[float32](dx), vals[float32](contig(dy)), m)
+		d, g := vals[float32](dx), vals[float32](contig(dy))
+		kernels.ParallelFor(len(g), elementwiseGrain, func(lo, hi int) {
+			addMasked(d[lo:hi], g[lo:hi], &DropoutMask{Keep: m.Keep[lo:hi], Scale: m.Scale})
+		})
 	} else {
 		addMasked(vals[float64](dx), vals[float64](contig(dy)), m)
 	}

@@ -238,11 +238,15 @@ func linearBackward[T Float](xt, wt, dyt, dxt, dwt, dbt *tensor.Tensor, n, in, o
 	}
 }
 
-// sumRows adds the column sums of the n×c matrix x into dst (c).
+// sumRows adds the column sums of the n×c matrix x into dst (c). Threads take column ranges,
+// each summing its columns over every row in order, so the result does not depend on them.
 func sumRows[T Float](x, dst []T, n, c int) {
-	for i := 0; i < n; i++ {
-		axpy(1, x[i*c:(i+1)*c], dst)
-	}
+	grain := max(16, elementwiseGrain/max(1, n))
+	kernels.ParallelFor(c, grain, func(lo, hi int) {
+		for i := 0; i < n; i++ {
+			axpy(1, x[i*c+lo:i*c+hi], dst[lo:hi])
+		}
+	})
 }
 
 // axpy is y += alpha·x (kernels.Axpy for float32).

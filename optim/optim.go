@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/optiformer/optiformer/ag"
+	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/nn"
 	"github.com/optiformer/optiformer/tensor"
 )
@@ -136,8 +137,10 @@ func (a *Adam) Step(lr float64) {
 			wd = a.WeightDecay
 		}
 		h := adamHyper{lr: lr, b1: a.Beta1, b2: a.Beta2, eps: a.Eps, wd: wd, decoupled: a.Decoupled, bc1: bc1, bc2: bc2}
+		// Element-wise, so any cut over threads gives the same result.
 		if p.Value.DType() == tensor.F32 {
-			adamUpdate(p.Value.F32(), p.Grad.F32(), a.m[i].F32(), a.v[i].F32(), h)
+			pv, g, m, v := p.Value.F32(), p.Grad.F32(), a.m[i].F32(), a.v[i].F32()
+			kernels.ParallelFor(len(pv), 1<<15, func(lo, hi int) { adamUpdate(pv[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], h) })
 		} else {
 			adamUpdate(p.Value.F64(), p.Grad.F64(), a.m[i].F64(), a.v[i].F64(), h)
 		}
