@@ -82,10 +82,10 @@ func attentionMats(q, k, v Mat, b, t, s, c, heads int, mask AttnMask, scale, dro
 	if mask.KeyPad != nil && len(mask.KeyPad) != b*s {
 		panic(fmt.Sprintf("ops: Attention: KeyPad has %d entries for %d batch rows of %d keys", len(mask.KeyPad), b, s))
 	}
-	out = tensor.New(q.T.DType(), b, t, c)
+	out = tensor.Empty(q.T.DType(), b, t, c)
 	var probs *tensor.Tensor
 	if keep || dropP > 0 {
-		probs = tensor.New(q.T.DType(), b, heads, t, s)
+		probs = tensor.Empty(q.T.DType(), b, heads, t, s)
 	}
 	var drop *DropoutMask
 	if dropP > 0 {

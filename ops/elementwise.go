@@ -29,7 +29,7 @@ func Add(a, b *tensor.Tensor) *tensor.Tensor {
 	checkFloat("Add", a, b)
 	rep := broadcastSuffix("Add", a, b)
 	a, b = contig(a), contig(b)
-	y := like(a)
+	y := likeEmpty(a)
 	if y.DType() == tensor.F32 {
 		sumRepeat(vals[float32](y), vals[float32](a), vals[float32](b), rep)
 	} else {
@@ -221,7 +221,7 @@ func (a Activation) String() string {
 func Activate(x *tensor.Tensor, act Activation) *tensor.Tensor {
 	checkFloat("Activate", x)
 	x = contig(x)
-	y := like(x)
+	y := likeEmpty(x)
 	if x.DType() == tensor.F32 {
 		src, dst := vals[float32](x), vals[float32](y)
 		kernels.ParallelFor(len(src), elementwiseGrain, func(lo, hi int) {

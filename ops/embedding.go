@@ -27,7 +27,7 @@ func Embedding(weight, ids *tensor.Tensor) *tensor.Tensor {
 			panic(fmt.Sprintf("ops: Embedding: id %d outside [0, %d)", i, v))
 		}
 	}
-	y := tensor.New(weight.DType(), append(ids.Shape(), c)...)
+	y := tensor.Empty(weight.DType(), append(ids.Shape(), c)...)
 	weight = contig(weight)
 	if weight.DType() == tensor.F32 {
 		gather(vals[float32](weight), vals[float32](y), id, c)
@@ -132,7 +132,7 @@ func Dropout(x *tensor.Tensor, p float64, rng *rand.Rand) (*tensor.Tensor, *Drop
 	x = contig(x)
 	m := &DropoutMask{Keep: make([]uint8, x.Len()), Scale: 1 / (1 - p)}
 	fillMask(m.Keep, p, rng)
-	y := like(x)
+	y := likeEmpty(x)
 	if x.DType() == tensor.F32 {
 		dst, src := vals[float32](y), vals[float32](x)
 		kernels.ParallelFor(len(src), elementwiseGrain, func(lo, hi int) {

@@ -20,7 +20,7 @@ func LinearCat(x *tensor.Tensor, ws, biases []*tensor.Tensor, packed *kernels.Pa
 	n := x.Len() / max(1, in)
 	shape := x.Shape()
 	shape[len(shape)-1] = total
-	y := tensor.New(x.DType(), shape...)
+	y := tensor.Empty(x.DType(), shape...)
 	x = contig(x)
 	if x.DType() == tensor.F32 {
 		linearCat[float32](x, ws, biases, packed, y, n, in, outs, total)

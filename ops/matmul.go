@@ -46,7 +46,7 @@ func MatMul(a, b *tensor.Tensor, transA, transB bool) *tensor.Tensor {
 	}
 	shape := a.Shape()
 	shape[len(shape)-2], shape[len(shape)-1] = m, n
-	y := tensor.New(a.DType(), shape...)
+	y := tensor.Empty(a.DType(), shape...)
 	if a.DType() == tensor.F32 {
 		matmul[float32](contig(a), contig(b), y, transA, transB, m, n, k, batch)
 	} else {
@@ -179,7 +179,7 @@ func Linear(x, w, bias *tensor.Tensor, packed *kernels.PackedB) *tensor.Tensor {
 	}
 	shape := x.Shape()
 	shape[len(shape)-1] = out
-	y := tensor.New(x.DType(), shape...)
+	y := tensor.Empty(x.DType(), shape...)
 	x = contig(x)
 	if x.DType() == tensor.F32 {
 		linear[float32](x, contig(w), contig(bias), packed, y, nx, in, out)

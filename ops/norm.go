@@ -25,7 +25,7 @@ func Softmax(x, mask *tensor.Tensor) *tensor.Tensor {
 		}
 	}
 	x, mask = contig(x), contig(mask)
-	y := like(x)
+	y := likeEmpty(x)
 	if c == 0 {
 		return y
 	}
@@ -97,7 +97,7 @@ func LogSoftmax(x *tensor.Tensor) *tensor.Tensor {
 	checkFloat("LogSoftmax", x)
 	n, c := rows("LogSoftmax", x)
 	x = contig(x)
-	y := like(x)
+	y := likeEmpty(x)
 	if x.DType() == tensor.F32 {
 		src, dst := vals[float32](x), vals[float32](y)
 		kernels.ParallelFor(n, max(1, rowGrain/max(c, 1)), func(lo, hi int) {
@@ -187,7 +187,7 @@ func LayerNorm(x, gamma, beta *tensor.Tensor, eps float64) (y, mean, rstd *tenso
 	checkShape("LayerNorm", "gamma", gamma, x.Dim(-1))
 	checkShape("LayerNorm", "beta", beta, x.Dim(-1))
 	x, gamma, beta = contig(x), contig(gamma), contig(beta)
-	y = like(x)
+	y = likeEmpty(x)
 	rs := x.Shape()[:x.Rank()-1]
 	mean, rstd = tensor.New(x.DType(), rs...), tensor.New(x.DType(), rs...)
 	if x.DType() == tensor.F32 {

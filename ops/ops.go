@@ -97,3 +97,6 @@ func rows(op string, t *tensor.Tensor) (n, c int) {
 
 // like returns a new zeroed tensor with t's dtype and shape.
 func like(t *tensor.Tensor) *tensor.Tensor { return tensor.New(t.DType(), t.Shape()...) }
+
+// likeEmpty is like for an output the op overwrites completely (see tensor.Empty).
+func likeEmpty(t *tensor.Tensor) *tensor.Tensor { return tensor.Empty(t.DType(), t.Shape()...) }

@@ -56,8 +56,8 @@ func Release(t *Tensor) {
 	t.f32, t.f64 = nil, nil // a use after Release fails loudly instead of corrupting
 }
 
-// reuse32 returns a zeroed recycled buffer of exactly n floats, or nil.
-func reuse32(n int) []float32 {
+// reuse32 returns a recycled buffer of exactly n floats, or nil; zeroed when zero is set.
+func reuse32(n int, zero bool) []float32 {
 	if n < poolMinElems {
 		return nil
 	}
@@ -71,11 +71,13 @@ func reuse32(n int) []float32 {
 	pool.f32[n] = bufs[:len(bufs)-1]
 	pool.bytes -= 4 * n
 	pool.Unlock()
-	clear(b)
+	if zero {
+		clear(b)
+	}
 	return b
 }
 
-func reuse64(n int) []float64 {
+func reuse64(n int, zero bool) []float64 {
 	if n < poolMinElems {
 		return nil
 	}
@@ -89,6 +91,8 @@ func reuse64(n int) []float64 {
 	pool.f64[n] = bufs[:len(bufs)-1]
 	pool.bytes -= 8 * n
 	pool.Unlock()
-	clear(b)
+	if zero {
+		clear(b)
+	}
 	return b
 }

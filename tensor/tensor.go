@@ -34,7 +34,13 @@ type number interface {
 // New returns a zeroed, contiguous tensor of the given dtype and shape (torch.zeros). No
 // shape arguments give a scalar. It panics for an invalid dtype, a negative dimension or a
 // shape whose element count overflows int.
-func New(dt DType, shape ...int) *Tensor {
+func New(dt DType, shape ...int) *Tensor { return alloc(dt, true, shape) }
+
+// Empty is New for a tensor the caller is about to overwrite completely: its contents are
+// unspecified (recycled storage keeps whatever it held), which saves zeroing it first.
+func Empty(dt DType, shape ...int) *Tensor { return alloc(dt, false, shape) }
+
+func alloc(dt DType, zero bool, shape []int) *Tensor {
 	if !dt.valid() {
 		panic(fmt.Sprintf("tensor: New(%v) of shape %s: invalid dtype", dt, fmtShape(shape)))
 	}
@@ -49,11 +55,11 @@ func New(dt DType, shape ...int) *Tensor {
 	t.shape, t.strides = compactLayout(shape)
 	switch dt {
 	case F32:
-		if t.f32 = reuse32(n); t.f32 == nil {
+		if t.f32 = reuse32(n, zero); t.f32 == nil {
 			t.f32 = make([]float32, n)
 		}
 	case F64:
-		if t.f64 = reuse64(n); t.f64 == nil {
+		if t.f64 = reuse64(n, zero); t.f64 == nil {
 			t.f64 = make([]float64, n)
 		}
 	case I32:
