@@ -236,7 +236,7 @@ type seq2seqData struct {
 	smoothing float64
 }
 
-func (d seq2seqData) Len() int                            { return d.b.Len() }
+func (d seq2seqData) Len() int                           { return d.b.Len() }
 func (d seq2seqData) Order(seed uint64, epoch int) []int { return d.b.Order(seed, epoch) }
 func (d seq2seqData) Loss(c *nn.Ctx, i int) (*ag.Var, int, error) {
 	bt := d.b.Batch(i)
