@@ -115,3 +115,20 @@ func TestSetPeerPaired(t *testing.T) {
 		t.Fatalf("latency ratio %v", *lat.Ratio)
 	}
 }
+
+// TestTokenizeNoPeer runs the tokenizer benchmark briefly without the peer: one figure per
+// tokenizer and thread count, all positive, none with a made-up peer value.
+func TestTokenizeNoPeer(t *testing.T) {
+	rs, err := Tokenize(TokenizeOptions{Threads: []int{1, 2}, Samples: 1, Sample: time.Millisecond, NoPeer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2*len(TokenizeCases) {
+		t.Fatalf("%d results, want %d", len(rs), 2*len(TokenizeCases))
+	}
+	for _, r := range rs {
+		if !(r.Value > 0) || r.Unit != "MB/s" || r.Peer != nil || r.Ratio != nil || !strings.HasPrefix(r.Name, "tokenize/") {
+			t.Errorf("bad result %+v", r)
+		}
+	}
+}

@@ -10,7 +10,9 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Encoding is the result of encoding a text or a pair of texts. All slices have one entry per
@@ -95,23 +97,28 @@ func EncodeBatch(t Tokenizer, texts []string, pairs []string, o BatchOptions) ([
 	errs := make([]error, len(texts))
 	threads := o.Threads
 	if threads <= 0 {
-		threads = 2
+		threads = runtime.GOMAXPROCS(0)
 	}
+	// Workers take chunks of consecutive texts: one atomic add per chunk, not per text.
+	const chunk = 16
+	threads = max(1, min(threads, (len(texts)+chunk-1)/chunk))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	next := make(chan int)
 	for w := 0; w < threads; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = encodeOne(t, texts[i], pairs, i, o)
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(texts) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(texts)); i++ {
+					out[i], errs[i] = encodeOne(t, texts[i], pairs, i, o)
+				}
 			}
 		}()
 	}
-	for i := range texts {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {

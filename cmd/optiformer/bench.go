@@ -15,7 +15,7 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure optiformer beside its peers (OpenBLAS, PyTorch, ONNX Runtime) in the same run",
 	}
-	cmd.AddCommand(newBenchKernels(), newBenchModel("infer"), newBenchModel("train"), newBenchWorker())
+	cmd.AddCommand(newBenchKernels(), newBenchModel("infer"), newBenchModel("train"), newBenchTokenize(), newBenchWorker())
 	return cmd
 }
 
@@ -128,5 +128,32 @@ func newBenchKernels() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	return cmd
+}
+
+func newBenchTokenize() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "tokenize",
+		Short: "tokenizer encoding MB/s (BERT WordPiece, GPT-2 byte-level BPE, T5 Unigram) on news text, beside Hugging Face's Rust tokenizers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ts, err := f.threadList()
+			if err != nil {
+				return err
+			}
+			if f.samples < 1 {
+				return fmt.Errorf("bench: --samples %d: want at least 1", f.samples)
+			}
+			rs, err := bench.Tokenize(bench.TokenizeOptions{Threads: ts, Samples: f.samples, Sample: f.sample, NoPeer: f.noPeer, Log: os.Stderr})
+			if err != nil {
+				return err
+			}
+			return f.write(rs)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().Lookup("sample").DefValue = "200ms"
+	f.sample = 200 * time.Millisecond
 	return cmd
 }

@@ -48,7 +48,11 @@ func Load(path string) (*Tokenizer, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("hf: %s: file exceeds the limit of %d bytes", path, MaxFileSize)
 	}
-	return Parse(data)
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // loadErr is an error about one field of the file.

@@ -35,6 +35,9 @@ var testTokenizers = []string{"bert-base-uncased", "roberta-base", "t5-small", "
 func readGz(t testing.TB, name string) []byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
+	if os.IsNotExist(err) { // the files the binary embeds too (benchmarks)
+		f, err = os.Open(filepath.Join("..", "..", "internal", "assets", name))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
