@@ -45,8 +45,10 @@ type Config struct {
 	Schedule    string // constant, linear, cosine, inverse_sqrt
 	Warmup      int
 	WeightDecay float64
-	Decay       optim.DecayPolicy
-	ClipNorm    float64 // 0: no clipping
+	// Beta2 is the default AdamW's second-moment decay (0: 0.999; transformers often use 0.98).
+	Beta2    float64
+	Decay    optim.DecayPolicy
+	ClipNorm float64 // 0: no clipping
 	// EvalEvery runs Eval every that many optimizer steps (0: at the end of each epoch).
 	EvalEvery int
 	// Patience stops the run after that many evaluations without improvement (0: never).
@@ -139,7 +141,14 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	}
 	opt := t.Optimizer
 	if opt == nil {
-		opt = optim.NewAdamW(t.Params, cfg.WeightDecay, cfg.Decay)
+		a := optim.NewAdamW(t.Params, cfg.WeightDecay, cfg.Decay)
+		if cfg.Beta2 != 0 {
+			if !(cfg.Beta2 > 0 && cfg.Beta2 < 1) {
+				return Result{}, fmt.Errorf("train: Adam beta2 %v must lie in (0, 1)", cfg.Beta2)
+			}
+			a.Beta2 = cfg.Beta2
+		}
+		opt = a
 	}
 	if err := os.MkdirAll(t.Dir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)

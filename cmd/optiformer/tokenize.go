@@ -24,7 +24,7 @@ const maxInputLine = 64 << 20
 
 func newTokenize() *cobra.Command {
 	var path, side, offsets string
-	var inputJSONL, asJSON, noSpecial bool
+	var inputJSONL, asJSON, noSpecial, decode bool
 	cmd := &cobra.Command{
 		Use:   "tokenize [FILE…]",
 		Short: "Encode text with a tokenizer.json or SentencePiece model: ids, tokens and offsets (stdin or files, one text per line)",
@@ -35,7 +35,11 @@ either or a Marian vocab.json + source.spm/target.spm pair. Reads the files give
 Plain output is three lines per input (ids, tokens, offsets start:end) and a blank line;
 --json prints one object per input: {"ids":[…],"tokens":[…],"offsets":[[start,end],…]}.
 Offsets count Unicode code points unless --offsets bytes (UTF-8 bytes); special tokens
-added by the tokenizer get [0,0].`,
+added by the tokenizer get [0,0].
+
+With --decode it goes the other way: each input line is a JSON array of ids (or an object
+with an "ids" array, as --json prints) and the output is the decoded text, one line each
+(a JSON string with --json); --no-special leaves special tokens out of the text.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if offsets != "chars" && offsets != "bytes" {
 				return fmt.Errorf("tokenize: --offsets %q: want chars or bytes", offsets)
@@ -47,6 +51,9 @@ added by the tokenizer get [0,0].`,
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			each := func(name string, r io.Reader) error {
+				if decode {
+					return decodeLines(name, r, w, tk, noSpecial, asJSON)
+				}
 				return readTexts(name, r, inputJSONL, func(text string) error {
 					e, err := tk.Encode(text, !noSpecial)
 					if err != nil {
@@ -82,6 +89,7 @@ added by the tokenizer get [0,0].`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print one JSON object per input: {"ids":[…],"tokens":[…],"offsets":[[s,e],…]}`)
 	cmd.Flags().StringVar(&offsets, "offsets", "chars", "offset unit: chars (Unicode code points) or bytes (UTF-8)")
 	cmd.Flags().BoolVar(&noSpecial, "no-special", false, "leave out the special tokens the tokenizer adds ([CLS], </s>, …)")
+	cmd.Flags().BoolVar(&decode, "decode", false, "decode: input lines are JSON arrays of ids (or {\"ids\":[…]}), output is text")
 	cmd.MarkFlagRequired("tokenizer")
 	return cmd
 }
@@ -110,6 +118,53 @@ func readTexts(name string, r io.Reader, jsonl bool, f func(string) error) error
 		if err := f(text); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, n, err)
 		}
+	}
+}
+
+// decodeLines decodes each line of r, a JSON array of ids or an object with "ids", to text.
+func decodeLines(name string, r io.Reader, w *bufio.Writer, tk tokenizer.Tokenizer, skipSpecial, asJSON bool) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	for n := 1; ; n++ {
+		line, err := readLine(br)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		var ids []int
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "{") {
+			var obj struct {
+				IDs *[]int `json:"ids"`
+			}
+			if err := json.Unmarshal([]byte(trimmed), &obj); err != nil || obj.IDs == nil {
+				return fmt.Errorf("%s:%d: want a JSON array of ids or an object with \"ids\" (%v)", name, n, err)
+			}
+			ids = *obj.IDs
+		} else if err := json.Unmarshal([]byte(trimmed), &ids); err != nil {
+			return fmt.Errorf("%s:%d: want a JSON array of ids or an object with \"ids\" (%v)", name, n, err)
+		}
+		if v := tk.VocabSize(); slices.ContainsFunc(ids, func(id int) bool { return id < 0 || id >= v }) {
+			return fmt.Errorf("%s:%d: an id outside the vocabulary [0, %d)", name, n, v)
+		}
+		text, err := tk.Decode(ids, skipSpecial)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		if asJSON {
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(text); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.ContainsAny(text, "\n\r") {
+			return fmt.Errorf("%s:%d: the decoded text holds a line break; use --json", name, n)
+		}
+		w.WriteString(text)
+		w.WriteByte('\n')
 	}
 }
 

@@ -133,6 +133,29 @@ func TestTokenizeCLI(t *testing.T) {
 	checkCLI(t, bert, vs, "ids", "tokens", "offsets_utf8", "--offsets", "bytes")
 	checkCLI(t, bert, vs, "ids_no_special", "", "", "--no-special")
 
+	// --decode: the reference's ids back to the reference's text (special tokens skipped)
+	var in strings.Builder
+	for _, v := range vs {
+		in.Write(v["ids"])
+		in.WriteByte('\n')
+	}
+	out, err := run(t, in.String(), "tokenize", "--tokenizer", bert, "--decode", "--no-special", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(vs) {
+		t.Fatalf("--decode: %d outputs for %d inputs", len(lines), len(vs))
+	}
+	for i, v := range vs {
+		var got, want string
+		json.Unmarshal([]byte(lines[i]), &got)
+		json.Unmarshal(v["decoded_skip_special"], &want)
+		if got != want {
+			t.Fatalf("--decode of %s: %q, want %q", v["ids"], got, want)
+		}
+	}
+
 	spm := gunzipTo(t, "../../tokenizer/spm/testdata/models/test_sentencepiece.model.gz", dir, "test.model")
 	svs := readVectors(t, "../../tokenizer/spm/testdata/refvectors/spm__sentencepiece-hf-test-models__test_sentencepiece.jsonl.gz")
 	checkCLI(t, spm, svs, "ids", "pieces", "offsets_char", "--no-special")
@@ -163,6 +186,8 @@ func TestTokenizePlainAndErrors(t *testing.T) {
 		{"x\n", []string{"tokenize", "--tokenizer", dir}, "holds no tokenizer.json"},
 		{"not json\n", []string{"tokenize", "--tokenizer", bert, "--input-jsonl"}, "stdin:1: want a JSON string"},
 		{"x\n", []string{"tokenize", "--tokenizer", bert, "--offsets", "runes"}, "want chars or bytes"},
+		{"[1, 2, 99999]\n", []string{"tokenize", "--tokenizer", bert, "--decode"}, "stdin:1: an id outside the vocabulary"},
+		{"{\"tokens\": []}\n", []string{"tokenize", "--tokenizer", bert, "--decode"}, "want a JSON array of ids"},
 	} {
 		_, err := run(t, c.in, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.msg) {

@@ -42,6 +42,7 @@ type trainSettings struct {
 	Schedule        string  `json:"schedule"`
 	Warmup          int     `json:"warmup"`
 	WeightDecay     float64 `json:"weight_decay"`
+	AdamBeta2       float64 `json:"adam_beta2"`
 	DecayEmbeddings bool    `json:"decay_embeddings"`
 	ClipNorm        float64 `json:"clip_norm"`
 	LabelSmoothing  float64 `json:"label_smoothing"`
@@ -147,7 +148,7 @@ func newTrain() *cobra.Command {
 				Lowercase: f.Tokenizer.Lowercase, MaxLen: t.MaxLen, MaxRatio: t.MaxRatio, BatchTokens: t.BatchTokens,
 				LabelSmoothing: t.LabelSmoothing, EvalSentences: t.EvalSentences, EvalBeam: t.EvalBeam, Log: os.Stderr,
 				Train: train.Config{Epochs: t.Epochs, MaxSteps: t.MaxSteps, Accumulate: t.Accumulate, LR: t.LR,
-					Schedule: t.Schedule, Warmup: t.Warmup, WeightDecay: t.WeightDecay, ClipNorm: t.ClipNorm,
+					Schedule: t.Schedule, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Beta2: t.AdamBeta2, ClipNorm: t.ClipNorm,
 					EvalEvery: t.EvalEvery, Patience: t.Patience, CheckpointEvery: t.CheckpointEvery, Seed: t.Seed,
 					TimeBudget: budget},
 			}
