@@ -102,6 +102,33 @@ func SaveModel(dir string, cfg any, ps []nn.NamedParam, meta map[string]string) 
 	return writeDirAtomic(dir, func(tmp string) error { return writeModelFiles(tmp, cfg, ps, meta) })
 }
 
+// SaveModelFiles writes config.json and model.safetensors into dir (made if missing) and
+// leaves everything else in dir alone: a training run directory keeps its checkpoints
+// beside the model. Each file is written in full beside its final name and renamed into
+// place (weights first), so a crash leaves the old file or the new one, never a torn one.
+func SaveModelFiles(dir string, cfg any, ps []nn.NamedParam, meta map[string]string) (err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("ckpt: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".model-tmp-")
+	if err != nil {
+		return fmt.Errorf("ckpt: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := writeModelFiles(tmp, cfg, ps, meta); err != nil {
+		return fmt.Errorf("ckpt: write %s: %w", dir, err)
+	}
+	if err := fsutil.SyncTree(tmp); err != nil {
+		return fmt.Errorf("ckpt: write %s: %w", dir, err)
+	}
+	for _, name := range []string{WeightsFile, ConfigFile} {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("ckpt: write %s: %w", dir, err)
+		}
+	}
+	return fsutil.SyncDir(dir)
+}
+
 // writeDirAtomic fills a fresh temporary directory beside dir with fill, syncs it and renames
 // it to dir (an existing dir is moved aside first and removed after).
 func writeDirAtomic(dir string, fill func(tmp string) error) (err error) {

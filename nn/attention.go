@@ -29,9 +29,9 @@ type MultiHeadAttention struct {
 	stackedVer [3]uint64
 }
 
-// stackedQKV returns [Wq; Wk; Wv] packed as ops.LinearCat takes it (float32 only), rebuilt
+// StackedQKV returns [Wq; Wk; Wv] packed as ops.LinearCat takes it (float32 only), rebuilt
 // when a weight has changed since.
-func (m *MultiHeadAttention) stackedQKV() *kernels.PackedB {
+func (m *MultiHeadAttention) StackedQKV() *kernels.PackedB {
 	ws := [3]*ag.Param{m.QProj.Weight, m.KProj.Weight, m.VProj.Weight}
 	ver := [3]uint64{ws[0].Version(), ws[1].Version(), ws[2].Version()}
 	if ws[0].Value.DType() != tensor.F32 {
@@ -92,7 +92,7 @@ func (m *MultiHeadAttention) Forward(c *Ctx, q, kv *ag.Var, mask ops.AttnMask, c
 // values are appended and the queries attend to all cached positions, read in place.
 func (m *MultiHeadAttention) selfAttention(c *Ctx, x *ag.Var, mask ops.AttnMask, cache *KVCache, scale float64) *ag.Var {
 	qkv := ag.LinearCat(c.Tape, x, []*ag.Param{m.QProj.Weight, m.KProj.Weight, m.VProj.Weight},
-		[]*ag.Param{biasOf(m.QProj), biasOf(m.KProj), biasOf(m.VProj)}, m.stackedQKV())
+		[]*ag.Param{biasOf(m.QProj), biasOf(m.KProj), biasOf(m.VProj)}, m.StackedQKV())
 	if cache == nil {
 		o := ag.AttentionQKV(c.Tape, qkv, m.Heads, mask, scale, c.dropP(m.Dropout), c.RNG)
 		c.Done(qkv)

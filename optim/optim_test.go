@@ -125,8 +125,8 @@ func TestSchedules(t *testing.T) {
 		}
 	}
 	cos := schedule.Cosine{Peak: 2, Warmup: 0, Total: 10}
-	if cos.LR(0) != 2 || math.Abs(cos.LR(5)-1) > 1e-12 || math.Abs(cos.LR(10)) > 1e-12 {
-		t.Errorf("cosine: %v %v %v", cos.LR(0), cos.LR(5), cos.LR(10))
+	if cos.LR(0) != 2 || math.Abs(cos.LR(5)-1) > 1e-12 || math.Abs(cos.LR(10)) > 1e-12 || math.Abs(cos.LR(15)) > 1e-12 {
+		t.Errorf("cosine: %v %v %v %v", cos.LR(0), cos.LR(5), cos.LR(10), cos.LR(15))
 	}
 	inv := schedule.InverseSqrt{Peak: 1, Warmup: 4}
 	if inv.LR(3) != 1 || math.Abs(inv.LR(15)-0.5) > 1e-12 {

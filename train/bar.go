@@ -36,11 +36,17 @@ func newBar(w io.Writer, total, done int) *bar {
 	return &bar{pb: pb}
 }
 
-func (b *bar) update(step int, loss, tokPerSec, lr float64) {
+// update shows the state after step; left, when ≥ 0, is the time budget remaining (the bar's
+// own estimate counts steps, which a budget may cut short).
+func (b *bar) update(step int, loss, tokPerSec, lr float64, left time.Duration) {
 	if b.pb == nil {
 		return
 	}
-	b.pb.Describe(fmt.Sprintf("loss %.3f  %.0f tok/s  lr %.2e", loss, tokPerSec, lr))
+	d := fmt.Sprintf("loss %.3f  %.0f tok/s  lr %.2e", loss, tokPerSec, lr)
+	if left >= 0 {
+		d += fmt.Sprintf("  budget %v left", left.Round(time.Second))
+	}
+	b.pb.Describe(d)
 	b.pb.Set(step)
 }
 

@@ -85,10 +85,14 @@ type Result struct {
 	Epochs    int
 	BestScore float64
 	BestStep  int
-	Tokens    int64
-	Elapsed   time.Duration
-	Stopped   string // why the run ended
-	Resumed   bool
+	Tokens    int64         // target tokens trained on, earlier runs of a resumed one included
+	Elapsed   time.Duration // of this run
+	// EvalTime is the part of Elapsed spent evaluating; TrainTokens the tokens of this run.
+	// TrainTokens / (Elapsed − EvalTime) is the training speed.
+	EvalTime    time.Duration
+	TrainTokens int64
+	Stopped     string // why the run ended
+	Resumed     bool
 }
 
 // position is the data position saved in checkpoints.
@@ -195,10 +199,13 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		_, err = ckpt.SaveCheckpoint(t.ckptRoot(), ckpt.TrainState{Step: step, RNG: rs, Data: data}, t.ModelCfg, t.Params, opt.State(), cfg.Keep)
 		return err
 	}
+	var evalTime time.Duration // spent evaluating and saving the best model
 	evaluate := func() (stop bool, err error) {
 		if t.Eval == nil {
 			return false, nil
 		}
+		t0 := time.Now()
+		defer func() { evalTime += time.Since(t0) }()
 		score, metrics, err := t.Eval()
 		if err != nil {
 			return false, err
@@ -232,6 +239,15 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	for {
 		epochs := cfg.Epochs
 		if epochs > 0 && pos.Epoch >= epochs {
+			// Steps after the last evaluation must count for the best model too.
+			if cfg.EvalEvery > 0 && pos.EvalStep != step {
+				if _, err := evaluate(); err != nil {
+					return res, err
+				}
+				if err := save(); err != nil {
+					return res, err
+				}
+			}
 			res.Stopped = "epochs done"
 			break
 		}
@@ -275,7 +291,11 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			step++
 			pos.Tokens += int64(tokens)
 			el := time.Since(start)
-			bar.update(step, lossSum/float64(tokens), float64(pos.Tokens-tokensAtStart)/el.Seconds(), lr)
+			left := time.Duration(-1)
+			if cfg.TimeBudget > 0 {
+				left = max(0, cfg.TimeBudget-el)
+			}
+			bar.update(step, lossSum/float64(tokens), float64(pos.Tokens-tokensAtStart)/(el-evalTime).Seconds(), lr, left)
 
 			if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 {
 				s, err := evaluate()
@@ -348,8 +368,16 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	}
 	res.Tokens = pos.Tokens
 	res.Elapsed = time.Since(start)
+	res.EvalTime = evalTime
+	res.TrainTokens = pos.Tokens - tokensAtStart
 	t.logf("stopped: %s after %d steps (%d epochs)\n", res.Stopped, step, pos.Epoch)
 	return res, nil
+}
+
+// TokensPerSecond is the training speed of the run: its tokens over its time outside
+// evaluations.
+func (r Result) TokensPerSecond() float64 {
+	return float64(r.TrainTokens) / max(1e-9, (r.Elapsed-r.EvalTime).Seconds())
 }
 
 func fmtMetrics(m map[string]float64) string {

@@ -157,4 +157,14 @@ func TestStopEvaluates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tr.BestDir(), ckpt.WeightsFile)); err != nil {
 		t.Fatal("no best model")
 	}
+	// Likewise when the epochs run out between evaluations.
+	m, cfg, task = setup(t)
+	evals = 0
+	tr = &train.Trainer{Model: m, ModelCfg: cfg, Params: m.Params(), Data: task, Dir: t.TempDir(),
+		Config: train.Config{Epochs: 1, LR: 1e-3, Schedule: "constant", EvalEvery: 1000, Seed: 4},
+		Eval:   func() (float64, map[string]float64, error) { evals++; return 0, nil, nil }}
+	res, err = tr.Run(context.Background())
+	if err != nil || evals != 1 || res.BestStep != task.Len() || res.Stopped != "epochs done" {
+		t.Fatalf("epochs done: %+v %v, %d evaluations", res, err, evals)
+	}
 }

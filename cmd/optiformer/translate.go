@@ -90,6 +90,26 @@ func loadTrainFile(path string) (trainFile, transformer.Config, error) {
 	return f, cfg, nil
 }
 
+// readPairs reads parallel data: "SRC,TGT" (two aligned files), a .tsv file (source TAB
+// target) or a .jsonl file (objects with the two keys); any of them may be gzipped.
+func readPairs(flag, spec, srcKey, tgtKey string) ([]data.Pair, error) {
+	if strings.Contains(spec, ",") {
+		s, t, err := splitPair(flag, spec)
+		if err != nil {
+			return nil, err
+		}
+		return data.ReadParallel(s, t)
+	}
+	base := strings.TrimSuffix(strings.ToLower(spec), ".gz")
+	switch {
+	case strings.HasSuffix(base, ".tsv"):
+		return data.ReadTSV(spec)
+	case strings.HasSuffix(base, ".jsonl"):
+		return data.ReadJSONL(spec, srcKey, tgtKey)
+	}
+	return nil, fmt.Errorf("--%s %q: want SOURCE,TARGET (two files), a .tsv or a .jsonl file", flag, spec)
+}
+
 // splitPair parses "SRC,TGT" into two paths.
 func splitPair(flag, v string) (string, string, error) {
 	a, b, ok := strings.Cut(v, ",")
@@ -100,7 +120,7 @@ func splitPair(flag, v string) (string, string, error) {
 }
 
 func newTrain() *cobra.Command {
-	var task, config, trainPaths, validPaths, out, tok string
+	var task, config, trainPaths, validPaths, out, tok, srcKey, tgtKey string
 	var threads int
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -117,19 +137,11 @@ func newTrain() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
-			ts, tt, err := splitPair("train", trainPaths)
+			trainPairs, err := readPairs("train", trainPaths, srcKey, tgtKey)
 			if err != nil {
 				return err
 			}
-			vs, vt, err := splitPair("valid", validPaths)
-			if err != nil {
-				return err
-			}
-			trainPairs, err := data.ReadParallel(ts, tt)
-			if err != nil {
-				return err
-			}
-			validPairs, err := data.ReadParallel(vs, vt)
+			validPairs, err := readPairs("valid", validPaths, srcKey, tgtKey)
 			if err != nil {
 				return err
 			}
@@ -159,14 +171,16 @@ func newTrain() *cobra.Command {
 			}
 			fmt.Printf("validation BLEU %.2f, chrF %.2f (%s)\n", res.Final.BLEU.Score, res.Final.CHRF.Score, res.Final.BLEU.Signature)
 			fmt.Printf("%d steps, %d epochs, %.0f target tokens/s, stopped: %s; model in %s\n", res.Train.Steps, res.Train.Epochs,
-				float64(res.Train.Tokens)/res.Train.Elapsed.Seconds(), res.Train.Stopped, out)
+				res.Train.TokensPerSecond(), res.Train.Stopped, out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&task, "task", "translation", "the task: translation")
 	cmd.Flags().StringVar(&config, "config", "", "JSON file with \"model\" (config.json fields), \"training\" and \"tokenizer\" settings")
-	cmd.Flags().StringVar(&trainPaths, "train", "", "training data: SOURCE,TARGET files (plain or .gz)")
-	cmd.Flags().StringVar(&validPaths, "valid", "", "validation data: SOURCE,TARGET files")
+	cmd.Flags().StringVar(&trainPaths, "train", "", "training data: SOURCE,TARGET files, or one .tsv or .jsonl file (each plain or .gz)")
+	cmd.Flags().StringVar(&validPaths, "valid", "", "validation data, as --train")
+	cmd.Flags().StringVar(&srcKey, "src-key", "src", "JSONL: the source field")
+	cmd.Flags().StringVar(&tgtKey, "tgt-key", "tgt", "JSONL: the target field")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "run and model directory")
 	cmd.Flags().StringVar(&tok, "tokenizer", "", "an existing tokenizer.json (default: train one)")
 	cmd.Flags().IntVar(&threads, "threads", 0, "threads (default: all)")

@@ -23,10 +23,40 @@ type DecodeSession struct {
 	out    []float32
 }
 
+// Session is incremental decoding of a batch: Step feeds one token per row and returns the
+// next-token log-probabilities (rows × vocabulary, reused by the next call); Keep makes new
+// row i continue old row idx[i] (beam search reorders and duplicates rows, finished rows are
+// dropped). It satisfies the Session interface of package decode.
+type Session interface {
+	Step(tokens []int) ([]float32, error)
+	Keep(idx []int)
+}
+
 // BeginDecode encodes the sources (token ids without padding; an encoder-decoder model needs
 // them, a decoder-only model starts from nothing and takes src only to count rows) and returns
-// a session positioned before the first target token.
-func (m *Model) BeginDecode(src [][]int) (*DecodeSession, error) {
+// a session positioned before the first target token. Float32 models get the fast session
+// (paged caches, no autograd layers); others, and tests, the reference DecodeSession.
+func (m *Model) BeginDecode(src [][]int) (Session, error) {
+	if m.Decoder == nil {
+		return nil, fmt.Errorf("transformer: a %s model does not decode", m.Cfg.Arch)
+	}
+	if m.useFast() {
+		s, err := m.beginFast(src)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := m.BeginDecodeReference(src)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// BeginDecodeReference is BeginDecode through the model's layers and a contiguous KV cache:
+// plain and slow, the reference the fast session is tested against.
+func (m *Model) BeginDecodeReference(src [][]int) (*DecodeSession, error) {
 	if m.Decoder == nil {
 		return nil, fmt.Errorf("transformer: a %s model does not decode", m.Cfg.Arch)
 	}

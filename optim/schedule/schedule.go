@@ -47,7 +47,7 @@ func (c Cosine) LR(step int) float64 {
 	if step < c.Warmup {
 		return c.Peak * float64(step) / float64(max(1, c.Warmup))
 	}
-	progress := float64(step-c.Warmup) / float64(max(1, c.Total-c.Warmup))
+	progress := min(1, float64(step-c.Warmup)/float64(max(1, c.Total-c.Warmup)))
 	return c.Peak * math.Max(0, 0.5*(1+math.Cos(math.Pi*progress)))
 }
 

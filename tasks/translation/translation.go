@@ -15,6 +15,7 @@ import (
 
 	"github.com/optiformer/optiformer/ckpt"
 	"github.com/optiformer/optiformer/decode"
+	"github.com/optiformer/optiformer/internal/fsutil"
 	"github.com/optiformer/optiformer/metrics"
 	"github.com/optiformer/optiformer/models/transformer"
 	"github.com/optiformer/optiformer/nn"
@@ -76,15 +77,16 @@ func Load(dir string) (*Model, error) {
 	return m, nil
 }
 
-// Save writes the model directory: config.json and model.safetensors, then tokenizer.json.
+// Save writes the model into dir: tokenizer.json, model.safetensors and config.json, each
+// atomically; other files in dir (a run's checkpoints) stay.
 func (m *Model) Save(dir string, meta map[string]string) error {
 	if m.tokJSON == nil {
 		return errors.New("translation: the tokenizer has no tokenizer.json to save")
 	}
-	if err := ckpt.SaveModel(dir, m.Net.Cfg, m.Net.Params(), meta); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, TokenizerFile), m.tokJSON); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, TokenizerFile), m.tokJSON)
+	return ckpt.SaveModelFiles(dir, m.Net.Cfg, m.Net.Params(), meta)
 }
 
 // Options control translation.
@@ -223,12 +225,10 @@ func percentiles(d []time.Duration) (p50, p90, p99 time.Duration) {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("translation: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("translation: %w", err)
 	}
 	return nil

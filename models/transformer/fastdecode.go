@@ -1,0 +1,426 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/optiformer/optiformer/kernels"
+	"github.com/optiformer/optiformer/nn"
+	"github.com/optiformer/optiformer/ops"
+	"github.com/optiformer/optiformer/tensor"
+)
+
+// fastSession is incremental decoding for float32 models at inference, written for speed
+// rather than through the autograd layers (DecodeSession is its reference: the tests hold
+// the two to the same log-probabilities):
+//
+//   - The self-attention cache is paged: the q/k/v product of step t stays where it was
+//     computed, and hist[t][r] says which of its rows is row r's. Beam search's reordering
+//     and the dropping of finished rows rewrite these small index tables; no key or value is
+//     ever copied, where a contiguous cache copies all of them on every reorder.
+//   - Cross-attention keys and values are computed once per source and never copied: rows
+//     find theirs through rowSrc.
+//   - Every buffer is reused from step to step; residual additions are folded into the
+//     products (C = x + h·Wᵀ), and attention for one new position is dot products and axpys
+//     over the cached rows.
+type fastSession struct {
+	m    *Model
+	cfg  Config
+	c, d int // model width and head width
+	rows int
+	pos  int // positions decoded so far
+
+	// Cross-attention: per layer, keys and values (nsrc, S, C); srcPad (nsrc·S); rowSrc maps a
+	// batch row to its source.
+	crossK, crossV [][]float32
+	srcPad         []bool
+	srcLen         int
+	rowSrc         []int
+
+	// Self-attention pages: qkv[l][t] is layer l's (rows_t, 3C) product of step t; hist[t][r]
+	// is the row of page t that belongs to current row r.
+	qkv  [][][]float32
+	hist [][]int32
+
+	x, h, q, o, f, logits, out []float32
+	scores                  [][]float32 // per worker
+}
+
+// useFast reports whether BeginDecode may use the fast session.
+func (m *Model) useFast() bool { return m.dtype == tensor.F32 }
+
+func (m *Model) beginFast(src [][]int) (*fastSession, error) {
+	cfg := m.Cfg
+	s := &fastSession{m: m, cfg: cfg, c: cfg.DModel, d: cfg.DModel / cfg.Heads, rows: len(src)}
+	s.rowSrc = make([]int, len(src))
+	for i := range s.rowSrc {
+		s.rowSrc[i] = i
+	}
+	s.qkv = make([][][]float32, len(m.Decoder.Layers))
+	if cfg.Arch != EncoderDecoder {
+		return s, nil
+	}
+	width := 1
+	for _, x := range src {
+		width = max(width, len(x))
+	}
+	ids := make([]int32, len(src)*width)
+	for i, x := range src {
+		for j := range width {
+			id := cfg.PadID
+			if j < len(x) {
+				id = x[j]
+			}
+			if id < 0 || id >= cfg.VocabSize {
+				return nil, fmt.Errorf("transformer: source %d holds token id %d outside the vocabulary of %d", i, id, cfg.VocabSize)
+			}
+			ids[i*width+j] = int32(id)
+		}
+	}
+	t := tensor.FromI32(ids, len(src), width)
+	c := nn.Inference()
+	enc, err := m.Encode(c, t)
+	if err != nil {
+		return nil, err
+	}
+	s.srcPad, s.srcLen = m.PadMask(t), width
+	e := enc.Value.Contiguous().F32()
+	n := len(src) * width
+	for _, l := range m.Decoder.Layers {
+		a := l.CrossAttn
+		k, v := make([]float32, n*s.c), make([]float32, n*s.c)
+		linearInto(k, e, n, s.c, a.KProj, false)
+		linearInto(v, e, n, s.c, a.VProj, false)
+		s.crossK, s.crossV = append(s.crossK, k), append(s.crossV, v)
+	}
+	c.Done(enc)
+	return s, nil
+}
+
+// linearInto computes y = x·Wᵀ + b for n rows of x (n, in) with the layer's packed weight;
+// with accumulate, y = y + x·Wᵀ + b (a residual connection folded into the product).
+func linearInto(y, x []float32, n, in int, l *nn.Linear, accumulate bool) {
+	w := l.Weight.PackedT()
+	out := w.N()
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	if l.Bias != nil {
+		b := l.Bias.Value.F32()
+		if accumulate {
+			for r := 0; r < n; r++ {
+				kernels.Axpy(1, b, y[r*out:(r+1)*out])
+			}
+		} else {
+			for r := 0; r < n; r++ {
+				copy(y[r*out:(r+1)*out], b)
+			}
+			beta = 1
+		}
+	}
+	kernels.GemmPacked(false, n, 1, x[:n*in], in, w, beta, y[:n*out], out)
+}
+
+func grow32(b []float32, n int) []float32 {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	return make([]float32, n, n+n/2)
+}
+
+// Step feeds one token per row and returns rows × vocabulary log-probabilities (reused by the
+// next call).
+func (s *fastSession) Step(tokens []int) ([]float32, error) {
+	if len(tokens) != s.rows {
+		return nil, fmt.Errorf("transformer: %d tokens for %d rows", len(tokens), s.rows)
+	}
+	cfg, m := s.cfg, s.m
+	if cfg.Positions == "learned" && s.pos >= cfg.MaxPositions {
+		return nil, fmt.Errorf("transformer: target has %d positions, the model has %d", s.pos+1, cfg.MaxPositions)
+	}
+	R, C := s.rows, s.c
+	dec := m.Decoder
+	// Embeddings.
+	emb := dec.EmbedTokens.Weight.Value.F32()
+	s.x = grow32(s.x, R*C)
+	var posRow []float32
+	if dec.EmbedPositions != nil {
+		posRow = dec.EmbedPositions.Weight.Value.F32()[s.pos*C : (s.pos+1)*C]
+	} else {
+		posRow = ops.Sinusoidal(tensor.F32, 1, C, s.pos).F32()
+	}
+	scale := float32(1)
+	if cfg.ScaleEmbedding {
+		scale = float32(math.Sqrt(float64(C)))
+	}
+	for r, t := range tokens {
+		if t < 0 || t >= cfg.VocabSize {
+			return nil, fmt.Errorf("transformer: target holds token id %d outside the vocabulary of %d", t, cfg.VocabSize)
+		}
+		xr, er := s.x[r*C:(r+1)*C], emb[t*C:(t+1)*C]
+		for j := range xr {
+			xr[j] = er[j]*scale + posRow[j]
+		}
+	}
+	// This step's page of every layer, and the identity row map for it.
+	id := make([]int32, R)
+	for i := range id {
+		id[i] = int32(i)
+	}
+	s.hist = append(s.hist, id)
+	s.h, s.o, s.q = grow32(s.h, R*C), grow32(s.o, R*C), grow32(s.q, R*C)
+	for li, l := range dec.Layers {
+		// Self-attention: this step's q/k/v product becomes the layer's new page.
+		page := make([]float32, R*3*C)
+		s.qkv[li] = append(s.qkv[li], page)
+		linearCatInto(page, s.normIn(l.SelfAttnNorm), R, C, l.SelfAttn)
+		s.selfAttend(li, page)
+		linearInto(s.x, s.o, R, C, l.SelfAttn.OutProj, true)
+		s.normOut(l.SelfAttnNorm)
+		if l.CrossAttn != nil {
+			linearInto(s.q, s.normIn(l.CrossAttnNorm), R, C, l.CrossAttn.QProj, false)
+			s.crossAttend(li, s.q)
+			linearInto(s.x, s.o, R, C, l.CrossAttn.OutProj, true)
+			s.normOut(l.CrossAttnNorm)
+		}
+		F := l.FFN.FC1.Weight.Value.Dim(0)
+		s.f = grow32(s.f, R*F)
+		linearInto(s.f, s.normIn(l.FinalNorm), R, C, l.FFN.FC1, false)
+		activate(s.f, l.FFN.Act)
+		linearInto(s.x, s.f, R, F, l.FFN.FC2, true)
+		s.normOut(l.FinalNorm)
+	}
+	s.pos++
+	if dec.LayerNorm != nil {
+		s.layerNorm(s.x, s.x, dec.LayerNorm)
+	}
+	// Logits and log-probabilities.
+	var w *kernels.PackedB
+	if m.LMHead != nil {
+		w = m.LMHead.Weight.PackedT()
+	} else {
+		w = dec.EmbedTokens.Weight.PackedT()
+	}
+	V := w.N()
+	s.logits = grow32(s.logits, R*V)
+	kernels.GemmPacked(false, R, 1, s.x, C, w, 0, s.logits, V)
+	if m.LMHead != nil && m.LMHead.Bias != nil {
+		b := m.LMHead.Bias.Value.F32()
+		for r := 0; r < R; r++ {
+			kernels.Axpy(1, b, s.logits[r*V:(r+1)*V])
+		}
+	}
+	s.out = grow32(s.out, R*V)
+	kernels.ParallelFor(R, max(1, 4096/max(V, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			logSoftmaxInto(s.out[r*V:(r+1)*V], s.logits[r*V:(r+1)*V])
+		}
+	})
+	return s.out, nil
+}
+
+// normIn is a sub-layer's input: LN(x) before the block when pre-LN, x itself when post-LN.
+func (s *fastSession) normIn(n *nn.LayerNorm) []float32 {
+	if s.cfg.NormFirst {
+		s.layerNorm(s.h, s.x, n)
+		return s.h
+	}
+	return s.x
+}
+
+// normOut closes a post-LN sub-layer: x = LN(x + f(x)), the sum already in x.
+func (s *fastSession) normOut(n *nn.LayerNorm) {
+	if !s.cfg.NormFirst {
+		s.layerNorm(s.x, s.x, n)
+	}
+}
+
+func (s *fastSession) layerNorm(dst, x []float32, n *nn.LayerNorm) {
+	C := s.c
+	g, b := n.Weight.Value.F32(), n.Bias.Value.F32()
+	eps := float32(n.Eps)
+	kernels.ParallelFor(s.rows, max(1, 8192/C), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			kernels.LayerNorm(dst[r*C:(r+1)*C], x[r*C:(r+1)*C], g, b, eps)
+		}
+	})
+}
+
+func activate(x []float32, a ops.Activation) {
+	kernels.ParallelFor(len(x), 1<<14, func(lo, hi int) {
+		v := x[lo:hi]
+		switch a {
+		case ops.ReLU:
+			for i, e := range v {
+				v[i] = max(e, 0)
+			}
+		case ops.GELU:
+			kernels.GELU(v, v)
+		case ops.GELUTanh:
+			kernels.GELUTanh(v, v)
+		}
+	})
+}
+
+// linearCatInto computes the stacked q/k/v projection y = x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv] for n
+// rows of x (n, in).
+func linearCatInto(y, x []float32, n, in int, a *nn.MultiHeadAttention) {
+	w := a.StackedQKV()
+	out := w.N()
+	row := y[:out]
+	off := 0
+	for _, l := range []*nn.Linear{a.QProj, a.KProj, a.VProj} {
+		width := l.Weight.Value.Dim(0)
+		if l.Bias != nil {
+			copy(row[off:off+width], l.Bias.Value.F32())
+		} else {
+			clear(row[off : off+width])
+		}
+		off += width
+	}
+	for r := 1; r < n; r++ {
+		copy(y[r*out:(r+1)*out], row)
+	}
+	kernels.GemmPacked(false, n, 1, x[:n*in], in, w, 1, y[:n*out], out)
+}
+
+// selfAttend writes into s.o the attention of every row's new query (in page, this step's
+// q/k/v product) over the row's keys and values of all steps so far.
+func (s *fastSession) selfAttend(li int, page []float32) {
+	C, d, H := s.c, s.d, s.cfg.Heads
+	T := len(s.hist)
+	scale := float32(1 / math.Sqrt(float64(d)))
+	pages := s.qkv[li]
+	kernels.ParallelFor(s.rows*H, max(1, 256/max(T, 1)), func(lo, hi int) {
+		p := make([]float32, T)
+		for rh := lo; rh < hi; rh++ {
+			r, h := rh/H, rh%H
+			q := page[r*3*C+h*d : r*3*C+(h+1)*d]
+			for t := 0; t < T; t++ {
+				base := int(s.hist[t][r])*3*C + h*d
+				p[t] = kernels.Dot(q, pages[t][base+C:base+C+d]) * scale
+			}
+			kernels.Softmax(p, p, nil)
+			o := s.o[r*C+h*d : r*C+(h+1)*d]
+			clear(o)
+			for t := 0; t < T; t++ {
+				base := int(s.hist[t][r])*3*C + h*d
+				kernels.Axpy(p[t], pages[t][base+2*C:base+2*C+d], o)
+			}
+		}
+	})
+}
+
+// crossAttend writes into s.o the attention of every row's query q over its source's encoder
+// keys and values (padding masked).
+func (s *fastSession) crossAttend(li int, q []float32) {
+	C, d, H, S := s.c, s.d, s.cfg.Heads, s.srcLen
+	scale := float32(1 / math.Sqrt(float64(d)))
+	K, V := s.crossK[li], s.crossV[li]
+	ninf := float32(math.Inf(-1))
+	kernels.ParallelFor(s.rows*H, max(1, 256/max(S, 1)), func(lo, hi int) {
+		p := make([]float32, S)
+		for rh := lo; rh < hi; rh++ {
+			r, h := rh/H, rh%H
+			src := s.rowSrc[r]
+			qh := q[r*C+h*d : r*C+(h+1)*d]
+			pad := s.srcPad[src*S : (src+1)*S]
+			for j := 0; j < S; j++ {
+				if pad[j] {
+					p[j] = ninf
+					continue
+				}
+				base := (src*S+j)*C + h*d
+				p[j] = kernels.Dot(qh, K[base:base+d]) * scale
+			}
+			kernels.Softmax(p, p, nil)
+			o := s.o[r*C+h*d : r*C+(h+1)*d]
+			clear(o)
+			for j := 0; j < S; j++ {
+				if pad[j] {
+					continue
+				}
+				base := (src*S+j)*C + h*d
+				kernels.Axpy(p[j], V[base:base+d], o)
+			}
+		}
+	})
+}
+
+// Keep makes new row i continue old row idx[i]: only the row maps change.
+func (s *fastSession) Keep(idx []int) {
+	for _, i := range idx {
+		if i < 0 || i >= s.rows {
+			panic(fmt.Sprintf("transformer: Keep: row %d of %d", i, s.rows))
+		}
+	}
+	rs := make([]int, len(idx))
+	for i, j := range idx {
+		rs[i] = s.rowSrc[j]
+	}
+	s.rowSrc = rs
+	for t, h := range s.hist {
+		nh := make([]int32, len(idx))
+		for i, j := range idx {
+			nh[i] = h[j]
+		}
+		s.hist[t] = nh
+	}
+	s.rows = len(idx)
+}
+
+// logSoftmaxInto writes log softmax(x) into dst (len(dst) == len(x), dst ≠ x).
+func logSoftmaxInto(dst, x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := maxOf(x)
+	if math.IsInf(float64(m), -1) {
+		ninf := float32(math.Inf(-1))
+		for i := range dst {
+			dst[i] = ninf
+		}
+		return
+	}
+	for i, v := range x {
+		dst[i] = v - m
+	}
+	kernels.Exp(dst, dst)
+	var a [8]float32
+	i := 0
+	for ; i+8 <= len(dst); i += 8 {
+		for k := 0; k < 8; k++ {
+			a[k] += dst[i+k]
+		}
+	}
+	sum := float64(a[0]+a[4]) + float64(a[1]+a[5]) + float64(a[2]+a[6]) + float64(a[3]+a[7])
+	for ; i < len(dst); i++ {
+		sum += float64(dst[i])
+	}
+	sub := m + float32(math.Log(sum))
+	for i, v := range x {
+		dst[i] = v - sub
+	}
+}
+
+func maxOf(x []float32) float32 {
+	var a [8]float32
+	for k := range a {
+		a[k] = x[0]
+	}
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		for k := 0; k < 8; k++ {
+			a[k] = max(a[k], x[i+k])
+		}
+	}
+	m := a[0]
+	for _, v := range a[1:] {
+		m = max(m, v)
+	}
+	for ; i < len(x); i++ {
+		m = max(m, x[i])
+	}
+	return m
+}
