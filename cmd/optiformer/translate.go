@@ -169,8 +169,9 @@ func newTrain() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("validation BLEU %.2f, chrF %.2f (%s)\n", res.Final.BLEU.Score, res.Final.CHRF.Score, res.Final.BLEU.Signature)
-			fmt.Printf("%d steps, %d epochs, %.0f target tokens/s, stopped: %s; model in %s\n", res.Train.Steps, res.Train.Epochs,
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "validation BLEU %.2f, chrF %.2f (%s)\n", res.Final.BLEU.Score, res.Final.CHRF.Score, res.Final.BLEU.Signature)
+			fmt.Fprintf(w, "%d steps, %d epochs, %.0f target tokens/s, stopped: %s; model in %s\n", res.Train.Steps, res.Train.Epochs,
 				res.Train.TokensPerSecond(), res.Train.Stopped, out)
 			return nil
 		},
@@ -224,7 +225,7 @@ func newTranslate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			src, err := translation.ReadSentences(in, os.Stdin)
+			src, err := translation.ReadSentences(in, cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -232,7 +233,7 @@ func newTranslate() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := os.Stdout
+			w := cmd.OutOrStdout()
 			if out != "" && out != "-" {
 				f, err := os.Create(out)
 				if err != nil {
@@ -277,7 +278,7 @@ func newEval() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := translation.ReadSentences(src, os.Stdin)
+			s, err := translation.ReadSentences(src, cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -290,15 +291,16 @@ func newEval() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 					"bleu": e.BLEU.Score, "bleu_signature": e.BLEU.Signature, "chrf": e.CHRF.Score, "chrf_signature": e.CHRF.Signature,
 					"sentences": e.Stats.Sentences, "tokens": e.Stats.Tokens, "tokens_per_s": e.TokensSec, "beam": o.Beam, "batch": o.BatchSize,
 					"latency_ms": map[string]float64{"p50": ms(e.P50), "p90": ms(e.P90), "p99": ms(e.P99)}, "threads": kernels.Threads(),
 				})
 			}
-			fmt.Println(e.BLEU.String())
-			fmt.Println(e.CHRF.String())
-			fmt.Printf("%d sentences, %d tokens in %v: %.0f tokens/s; batch latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, e.BLEU.String())
+			fmt.Fprintln(out, e.CHRF.String())
+			fmt.Fprintf(out, "%d sentences, %d tokens in %v: %.0f tokens/s; batch latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms\n",
 				e.Stats.Sentences, e.Stats.Tokens, e.Stats.Elapsed.Round(time.Millisecond), e.TokensSec, ms(e.P50), ms(e.P90), ms(e.P99))
 			return nil
 		},
@@ -372,9 +374,9 @@ func newScore() *cobra.Command {
 				return fmt.Errorf("score: unknown metric %q (want bleu, chrf or chrf++)", args[0])
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{"name": args[0], "score": score, "signature": sig, "formatted": text})
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"name": args[0], "score": score, "signature": sig, "formatted": text})
 			}
-			fmt.Println(text)
+			fmt.Fprintln(cmd.OutOrStdout(), text)
 			return nil
 		},
 	}
