@@ -28,6 +28,8 @@ var (
 	scaleImpl     = cpu.NewFamily("scale", ScaleRef[float32])
 	expImpl       = cpu.NewFamily("exp", ExpRef[float32])
 	softmaxImpl   = cpu.NewFamily("softmax", softmaxGeneric)
+	maxSumExpImpl = cpu.NewFamily("maxsumexp", maxSumExpGeneric)
+	addConstImpl  = cpu.NewFamily("addconst", AddConstRef[float32])
 	layerNormImpl = cpu.NewFamily("layernorm", layerNormGeneric)
 	geluImpl      = cpu.NewFamily("gelu", GELURef[float32])
 	geluTanhImpl  = cpu.NewFamily("gelutanh", GELUTanhRef[float32])
@@ -137,6 +139,42 @@ func Softmax(dst, src, mask []float32) {
 	if !softmaxImpl.Get()(dst, src, mask) {
 		softmaxNoMax(dst, src, mask)
 	}
+}
+
+// LogSoftmax computes dst = log softmax(src) = src − max − log Σ e^(src − max) over the row
+// (torch.log_softmax), in two passes over src for the maximum and the sum and one writing dst.
+// It replaces
+//
+//	m := max(src...)
+//	var s float64
+//	for _, v := range src {
+//		s += math.Exp(float64(v - m))
+//	}
+//	lse := float64(m) + math.Log(s)
+//	for i, v := range src {
+//		dst[i] = float32(float64(v) - lse)
+//	}
+//
+// The SIMD variants sum in float32 with 8 or 16 lanes and several partial sums and subtract
+// the log-sum-exp rounded to float32; results are within 2e-6 relative + 2e-6 absolute of
+// the float64 formula. Special rows: a NaN or +Inf anywhere makes the row NaN; a row whose
+// every element is -Inf gives all -Inf (PyTorch gives NaN). dst may be src. LogSoftmax
+// panics if len(dst) != len(src).
+func LogSoftmax(dst, src []float32) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("kernels: LogSoftmax: len(dst) = %d, len(src) = %d", len(dst), len(src)))
+	}
+	if len(src) == 0 {
+		return
+	}
+	m, s := maxSumExpImpl.Get()(src)
+	if !(s >= 1) || math.IsInf(float64(s), 0) || math.IsInf(float64(m), 0) || m != m {
+		// The maximum contributes e^0 = 1 to the sum, so anything else is a special row.
+		LogSoftmaxRef(dst, src)
+		return
+	}
+	lse := float64(m) + math.Log(float64(s))
+	addConstImpl.Get()(dst, src, float32(-lse))
 }
 
 // softmaxNoMax finishes a softmax row whose maximum is -Inf, which the implementations leave

@@ -1299,6 +1299,297 @@ softmaxAVX2_nomax1:
 	MOVB $0x00, ret+72(FP)
 	RET
 
+// func maxSumExpAVX2(src []float32) (max float32, sum float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·maxSumExpAVX2(SB), NOSPLIT, $0-32
+	MOVQ         src_base+0(FP), SI
+	MOVQ         src_len+8(FP), CX
+	VBROADCASTSS rowsConst<>+256(SB), Y15
+	VBROADCASTSS rowsConst<>+320(SB), Y14
+	VBROADCASTSS rowsConst<>+64(SB), Y12
+	VMOVAPS      Y12, Y8
+	VMOVAPS      Y12, Y9
+	VMOVAPS      Y12, Y10
+	VMOVAPS      Y12, Y11
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-32, R10
+	CMPQ         AX, R10
+	JAE          maxSumExpAVX2_loopend3
+
+maxSumExpAVX2_loop2:
+	VMOVUPS (SI)(AX*4), Y0
+	VMAXPS  Y0, Y8, Y8
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMAXPS  Y1, Y9, Y9
+	VMOVUPS 64(SI)(AX*4), Y2
+	VMAXPS  Y2, Y10, Y10
+	VMOVUPS 96(SI)(AX*4), Y3
+	VMAXPS  Y3, Y11, Y11
+	ADDQ    $0x00000020, AX
+	CMPQ    AX, R10
+	JB      maxSumExpAVX2_loop2
+
+maxSumExpAVX2_loopend3:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  maxSumExpAVX2_loopend5
+
+maxSumExpAVX2_loop4:
+	VMOVUPS (SI)(AX*4), Y0
+	VMAXPS  Y0, Y8, Y8
+	ADDQ    $0x00000008, AX
+	CMPQ    AX, R10
+	JB      maxSumExpAVX2_loop4
+
+maxSumExpAVX2_loopend5:
+	MOVQ       CX, R11
+	SUBQ       AX, R11
+	JZ         maxSumExpAVX2_done6
+	NEGQ       R11
+	LEAQ       rowsMask<>+32(SB), R12
+	VMOVDQU    (R12)(R11*4), Y13
+	VMASKMOVPS (SI)(AX*4), Y13, Y0
+	VBLENDVPS  Y13, Y0, Y12, Y0
+	VMAXPS     Y0, Y8, Y8
+
+maxSumExpAVX2_done6:
+	VMAXPS       Y9, Y8, Y8
+	VMAXPS       Y11, Y10, Y10
+	VMAXPS       Y10, Y8, Y8
+	VEXTRACTF128 $0x01, Y8, X0
+	VMAXPS       X0, X8, X8
+	VPERMILPS    $0x4e, X8, X0
+	VMAXPS       X0, X8, X8
+	VPERMILPS    $0xb1, X8, X0
+	VMAXPS       X0, X8, X8
+	MOVSS        X8, max+24(FP)
+	VMOVD        X8, R12
+	CMPL         R12, $0xff800000
+	JE           maxSumExpAVX2_nomax1
+	VBROADCASTSS X8, Y12
+	VXORPS       Y10, Y10, Y10
+	VXORPS       Y11, Y11, Y11
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-16, R10
+	CMPQ         AX, R10
+	JAE          maxSumExpAVX2_loopend8
+
+maxSumExpAVX2_loop7:
+	VMOVUPS      (SI)(AX*4), Y0
+	VMOVUPS      32(SI)(AX*4), Y5
+	VSUBPS       Y12, Y0, Y0
+	VSUBPS       Y12, Y5, Y5
+	VMAXPS       Y0, Y15, Y1
+	VMAXPS       Y5, Y15, Y6
+	VMINPS       Y1, Y14, Y0
+	VMINPS       Y6, Y14, Y5
+	VMOVUPS      rowsConst<>+448(SB), Y1
+	VMOVUPS      rowsConst<>+448(SB), Y6
+	VFMADD231PS  rowsConst<>+384(SB), Y0, Y1
+	VFMADD231PS  rowsConst<>+384(SB), Y5, Y6
+	VSUBPS       rowsConst<>+448(SB), Y1, Y1
+	VSUBPS       rowsConst<>+448(SB), Y6, Y6
+	VFNMADD231PS rowsConst<>+512(SB), Y1, Y0
+	VFNMADD231PS rowsConst<>+512(SB), Y6, Y5
+	VFNMADD231PS rowsConst<>+576(SB), Y1, Y0
+	VFNMADD231PS rowsConst<>+576(SB), Y6, Y5
+	VMULPS       Y0, Y0, Y2
+	VMULPS       Y5, Y5, Y7
+	VMOVUPS      rowsConst<>+960(SB), Y3
+	VMOVUPS      rowsConst<>+960(SB), Y8
+	VFMADD213PS  rowsConst<>+896(SB), Y0, Y3
+	VFMADD213PS  rowsConst<>+896(SB), Y5, Y8
+	VMOVUPS      rowsConst<>+832(SB), Y4
+	VMOVUPS      rowsConst<>+832(SB), Y9
+	VFMADD213PS  rowsConst<>+768(SB), Y0, Y4
+	VFMADD213PS  rowsConst<>+768(SB), Y5, Y9
+	VFMADD231PS  Y3, Y2, Y4
+	VFMADD231PS  Y8, Y7, Y9
+	VMOVUPS      rowsConst<>+704(SB), Y3
+	VMOVUPS      rowsConst<>+704(SB), Y8
+	VFMADD213PS  rowsConst<>+640(SB), Y0, Y3
+	VFMADD213PS  rowsConst<>+640(SB), Y5, Y8
+	VFMADD231PS  Y4, Y2, Y3
+	VFMADD231PS  Y9, Y7, Y8
+	VFMADD231PS  Y3, Y2, Y0
+	VFMADD231PS  Y8, Y7, Y5
+	VADDPS       rowsConst<>+0(SB), Y0, Y0
+	VADDPS       rowsConst<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y6, Y6
+	VPADDD       rowsConst<>+192(SB), Y1, Y1
+	VPADDD       rowsConst<>+192(SB), Y6, Y6
+	VPSRAD       $0x01, Y1, Y2
+	VPSRAD       $0x01, Y6, Y7
+	VPSUBD       Y2, Y1, Y1
+	VPSUBD       Y7, Y6, Y6
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y7, Y5, Y5
+	VMULPS       Y1, Y0, Y0
+	VMULPS       Y6, Y5, Y5
+	VADDPS       Y0, Y10, Y10
+	VADDPS       Y5, Y11, Y11
+	ADDQ         $0x00000010, AX
+	CMPQ         AX, R10
+	JB           maxSumExpAVX2_loop7
+
+maxSumExpAVX2_loopend8:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  maxSumExpAVX2_loopend10
+
+maxSumExpAVX2_loop9:
+	VMOVUPS      (SI)(AX*4), Y0
+	VSUBPS       Y12, Y0, Y0
+	VMAXPS       Y0, Y15, Y1
+	VMINPS       Y1, Y14, Y0
+	VMOVUPS      rowsConst<>+448(SB), Y1
+	VFMADD231PS  rowsConst<>+384(SB), Y0, Y1
+	VSUBPS       rowsConst<>+448(SB), Y1, Y1
+	VFNMADD231PS rowsConst<>+512(SB), Y1, Y0
+	VFNMADD231PS rowsConst<>+576(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      rowsConst<>+960(SB), Y3
+	VFMADD213PS  rowsConst<>+896(SB), Y0, Y3
+	VMOVUPS      rowsConst<>+832(SB), Y4
+	VFMADD213PS  rowsConst<>+768(SB), Y0, Y4
+	VFMADD231PS  Y3, Y2, Y4
+	VMOVUPS      rowsConst<>+704(SB), Y3
+	VFMADD213PS  rowsConst<>+640(SB), Y0, Y3
+	VFMADD231PS  Y4, Y2, Y3
+	VFMADD231PS  Y3, Y2, Y0
+	VADDPS       rowsConst<>+0(SB), Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       rowsConst<>+192(SB), Y1, Y1
+	VPSRAD       $0x01, Y1, Y2
+	VPSUBD       Y2, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VADDPS       Y0, Y10, Y10
+	ADDQ         $0x00000008, AX
+	CMPQ         AX, R10
+	JB           maxSumExpAVX2_loop9
+
+maxSumExpAVX2_loopend10:
+	MOVQ         CX, R11
+	SUBQ         AX, R11
+	JZ           maxSumExpAVX2_done11
+	NEGQ         R11
+	LEAQ         rowsMask<>+32(SB), R12
+	VMOVDQU      (R12)(R11*4), Y13
+	VMASKMOVPS   (SI)(AX*4), Y13, Y0
+	VSUBPS       Y12, Y0, Y0
+	VMAXPS       Y0, Y15, Y1
+	VMINPS       Y1, Y14, Y0
+	VMOVUPS      rowsConst<>+448(SB), Y1
+	VFMADD231PS  rowsConst<>+384(SB), Y0, Y1
+	VSUBPS       rowsConst<>+448(SB), Y1, Y1
+	VFNMADD231PS rowsConst<>+512(SB), Y1, Y0
+	VFNMADD231PS rowsConst<>+576(SB), Y1, Y0
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      rowsConst<>+960(SB), Y3
+	VFMADD213PS  rowsConst<>+896(SB), Y0, Y3
+	VMOVUPS      rowsConst<>+832(SB), Y4
+	VFMADD213PS  rowsConst<>+768(SB), Y0, Y4
+	VFMADD231PS  Y3, Y2, Y4
+	VMOVUPS      rowsConst<>+704(SB), Y3
+	VFMADD213PS  rowsConst<>+640(SB), Y0, Y3
+	VFMADD231PS  Y4, Y2, Y3
+	VFMADD231PS  Y3, Y2, Y0
+	VADDPS       rowsConst<>+0(SB), Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VPADDD       rowsConst<>+192(SB), Y1, Y1
+	VPSRAD       $0x01, Y1, Y2
+	VPSUBD       Y2, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y2, Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	VANDPS       Y0, Y13, Y0
+	VADDPS       Y0, Y10, Y10
+
+maxSumExpAVX2_done11:
+	VADDPS       Y11, Y10, Y10
+	VEXTRACTF128 $0x01, Y10, X0
+	VADDPS       X0, X10, X10
+	VPERMILPS    $0x4e, X10, X0
+	VADDPS       X0, X10, X10
+	VPERMILPS    $0xb1, X10, X0
+	VADDPS       X0, X10, X10
+	MOVSS        X10, sum+28(FP)
+	VZEROUPPER
+	RET
+
+maxSumExpAVX2_nomax1:
+	VXORPS X0, X0, X0
+	MOVSS  X0, sum+28(FP)
+	VZEROUPPER
+	RET
+
+// func addConstAVX2(dst []float32, src []float32, c float32)
+// Requires: AVX
+TEXT ·addConstAVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         src_base+24(FP), SI
+	MOVQ         src_len+32(FP), CX
+	VBROADCASTSS c+48(FP), Y15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-32, R10
+	CMPQ         AX, R10
+	JAE          addConstAVX2_loopend2
+
+addConstAVX2_loop1:
+	VADDPS  (SI)(AX*4), Y15, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	VADDPS  32(SI)(AX*4), Y15, Y1
+	VMOVUPS Y1, 32(DI)(AX*4)
+	VADDPS  64(SI)(AX*4), Y15, Y2
+	VMOVUPS Y2, 64(DI)(AX*4)
+	VADDPS  96(SI)(AX*4), Y15, Y3
+	VMOVUPS Y3, 96(DI)(AX*4)
+	ADDQ    $0x00000020, AX
+	CMPQ    AX, R10
+	JB      addConstAVX2_loop1
+
+addConstAVX2_loopend2:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  addConstAVX2_loopend4
+
+addConstAVX2_loop3:
+	VADDPS  (SI)(AX*4), Y15, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $0x00000008, AX
+	CMPQ    AX, R10
+	JB      addConstAVX2_loop3
+
+addConstAVX2_loopend4:
+	MOVQ       CX, R11
+	SUBQ       AX, R11
+	JZ         addConstAVX2_done5
+	NEGQ       R11
+	LEAQ       rowsMask<>+32(SB), R12
+	VMOVDQU    (R12)(R11*4), Y14
+	VMASKMOVPS (SI)(AX*4), Y14, Y0
+	VADDPS     Y0, Y15, Y0
+	VMASKMOVPS Y0, Y14, (DI)(AX*4)
+
+addConstAVX2_done5:
+	VZEROUPPER
+	RET
+
 // func layerNormAVX2(dst []float32, x []float32, gamma []float32, beta []float32, eps float32) (mean float32, rstd float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·layerNormAVX2(SB), NOSPLIT, $0-112
@@ -2923,6 +3214,282 @@ softmaxAVX512_done28:
 softmaxAVX512_nomax1:
 	VZEROUPPER
 	MOVB $0x00, ret+72(FP)
+	RET
+
+// func maxSumExpAVX512(src []float32) (max float32, sum float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2, SSE
+TEXT ·maxSumExpAVX512(SB), NOSPLIT, $0-32
+	MOVQ         src_base+0(FP), SI
+	MOVQ         src_len+8(FP), CX
+	VBROADCASTSS rowsConst<>+256(SB), Z31
+	VBROADCASTSS rowsConst<>+320(SB), Z30
+	VBROADCASTSS rowsConst<>+448(SB), Z29
+	VBROADCASTSS rowsConst<>+960(SB), Z28
+	VBROADCASTSS rowsConst<>+832(SB), Z27
+	VBROADCASTSS rowsConst<>+704(SB), Z26
+	VBROADCASTSS rowsConst<>+384(SB), Z25
+	VBROADCASTSS rowsConst<>+512(SB), Z24
+	VBROADCASTSS rowsConst<>+576(SB), Z23
+	VBROADCASTSS rowsConst<>+896(SB), Z22
+	VBROADCASTSS rowsConst<>+768(SB), Z21
+	VBROADCASTSS rowsConst<>+640(SB), Z20
+	VBROADCASTSS rowsConst<>+0(SB), Z19
+	VBROADCASTSS rowsConst<>+64(SB), Z12
+	VMOVAPS      Z12, Z8
+	VMOVAPS      Z12, Z9
+	VMOVAPS      Z12, Z10
+	VMOVAPS      Z12, Z11
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-64, R10
+	CMPQ         AX, R10
+	JAE          maxSumExpAVX512_loopend3
+
+maxSumExpAVX512_loop2:
+	VMOVUPS (SI)(AX*4), Z0
+	VMAXPS  Z0, Z8, Z8
+	VMOVUPS 64(SI)(AX*4), Z1
+	VMAXPS  Z1, Z9, Z9
+	VMOVUPS 128(SI)(AX*4), Z2
+	VMAXPS  Z2, Z10, Z10
+	VMOVUPS 192(SI)(AX*4), Z3
+	VMAXPS  Z3, Z11, Z11
+	ADDQ    $0x00000040, AX
+	CMPQ    AX, R10
+	JB      maxSumExpAVX512_loop2
+
+maxSumExpAVX512_loopend3:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  maxSumExpAVX512_loopend5
+
+maxSumExpAVX512_loop4:
+	VMOVUPS (SI)(AX*4), Z0
+	VMAXPS  Z0, Z8, Z8
+	ADDQ    $0x00000010, AX
+	CMPQ    AX, R10
+	JB      maxSumExpAVX512_loop4
+
+maxSumExpAVX512_loopend5:
+	MOVQ      CX, R11
+	SUBQ      AX, R11
+	JZ        maxSumExpAVX512_done6
+	MOVL      $0xffffffff, R12
+	BZHIL     R11, R12, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI)(AX*4), K1, Z0
+	VMAXPS    Z0, Z8, K1, Z8
+
+maxSumExpAVX512_done6:
+	VMAXPS        Z9, Z8, Z8
+	VMAXPS        Z11, Z10, Z10
+	VMAXPS        Z10, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VMAXPS        Y0, Y8, Y8
+	VEXTRACTF128  $0x01, Y8, X0
+	VMAXPS        X0, X8, X8
+	VPERMILPS     $0x4e, X8, X0
+	VMAXPS        X0, X8, X8
+	VPERMILPS     $0xb1, X8, X0
+	VMAXPS        X0, X8, X8
+	MOVSS         X8, max+24(FP)
+	VMOVD         X8, R12
+	CMPL          R12, $0xff800000
+	JE            maxSumExpAVX512_nomax1
+	VBROADCASTSS  X8, Z12
+	VXORPS        Z10, Z10, Z10
+	VXORPS        Z11, Z11, Z11
+	XORQ          AX, AX
+	MOVQ          CX, R10
+	ANDQ          $-32, R10
+	CMPQ          AX, R10
+	JAE           maxSumExpAVX512_loopend8
+
+maxSumExpAVX512_loop7:
+	VMOVUPS      (SI)(AX*4), Z0
+	VMOVUPS      64(SI)(AX*4), Z5
+	VSUBPS       Z12, Z0, Z0
+	VSUBPS       Z12, Z5, Z5
+	VMAXPS       Z0, Z31, Z1
+	VMAXPS       Z5, Z31, Z6
+	VMINPS       Z1, Z30, Z0
+	VMINPS       Z6, Z30, Z5
+	VMOVAPS      Z29, Z1
+	VMOVAPS      Z29, Z6
+	VFMADD231PS  Z25, Z0, Z1
+	VFMADD231PS  Z25, Z5, Z6
+	VSUBPS       Z29, Z1, Z1
+	VSUBPS       Z29, Z6, Z6
+	VFNMADD231PS Z24, Z1, Z0
+	VFNMADD231PS Z24, Z6, Z5
+	VFNMADD231PS Z23, Z1, Z0
+	VFNMADD231PS Z23, Z6, Z5
+	VMULPS       Z0, Z0, Z2
+	VMULPS       Z5, Z5, Z7
+	VMOVAPS      Z28, Z3
+	VMOVAPS      Z28, Z8
+	VFMADD213PS  Z22, Z0, Z3
+	VFMADD213PS  Z22, Z5, Z8
+	VMOVAPS      Z27, Z4
+	VMOVAPS      Z27, Z9
+	VFMADD213PS  Z21, Z0, Z4
+	VFMADD213PS  Z21, Z5, Z9
+	VFMADD231PS  Z3, Z2, Z4
+	VFMADD231PS  Z8, Z7, Z9
+	VMOVAPS      Z26, Z3
+	VMOVAPS      Z26, Z8
+	VFMADD213PS  Z20, Z0, Z3
+	VFMADD213PS  Z20, Z5, Z8
+	VFMADD231PS  Z4, Z2, Z3
+	VFMADD231PS  Z9, Z7, Z8
+	VFMADD231PS  Z3, Z2, Z0
+	VFMADD231PS  Z8, Z7, Z5
+	VADDPS       Z19, Z0, Z0
+	VADDPS       Z19, Z5, Z5
+	VSCALEFPS    Z1, Z0, Z0
+	VSCALEFPS    Z6, Z5, Z5
+	VADDPS       Z0, Z10, Z10
+	VADDPS       Z5, Z11, Z11
+	ADDQ         $0x00000020, AX
+	CMPQ         AX, R10
+	JB           maxSumExpAVX512_loop7
+
+maxSumExpAVX512_loopend8:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  maxSumExpAVX512_loopend10
+
+maxSumExpAVX512_loop9:
+	VMOVUPS      (SI)(AX*4), Z0
+	VSUBPS       Z12, Z0, Z0
+	VMAXPS       Z0, Z31, Z1
+	VMINPS       Z1, Z30, Z0
+	VMOVAPS      Z29, Z1
+	VFMADD231PS  Z25, Z0, Z1
+	VSUBPS       Z29, Z1, Z1
+	VFNMADD231PS Z24, Z1, Z0
+	VFNMADD231PS Z23, Z1, Z0
+	VMULPS       Z0, Z0, Z2
+	VMOVAPS      Z28, Z3
+	VFMADD213PS  Z22, Z0, Z3
+	VMOVAPS      Z27, Z4
+	VFMADD213PS  Z21, Z0, Z4
+	VFMADD231PS  Z3, Z2, Z4
+	VMOVAPS      Z26, Z3
+	VFMADD213PS  Z20, Z0, Z3
+	VFMADD231PS  Z4, Z2, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	VADDPS       Z19, Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VADDPS       Z0, Z10, Z10
+	ADDQ         $0x00000010, AX
+	CMPQ         AX, R10
+	JB           maxSumExpAVX512_loop9
+
+maxSumExpAVX512_loopend10:
+	MOVQ         CX, R11
+	SUBQ         AX, R11
+	JZ           maxSumExpAVX512_done11
+	MOVL         $0xffffffff, R12
+	BZHIL        R11, R12, R12
+	KMOVW        R12, K1
+	VMOVUPS.Z    (SI)(AX*4), K1, Z0
+	VSUBPS       Z12, Z0, Z0
+	VMAXPS       Z0, Z31, Z1
+	VMINPS       Z1, Z30, Z0
+	VMOVAPS      Z29, Z1
+	VFMADD231PS  Z25, Z0, Z1
+	VSUBPS       Z29, Z1, Z1
+	VFNMADD231PS Z24, Z1, Z0
+	VFNMADD231PS Z23, Z1, Z0
+	VMULPS       Z0, Z0, Z2
+	VMOVAPS      Z28, Z3
+	VFMADD213PS  Z22, Z0, Z3
+	VMOVAPS      Z27, Z4
+	VFMADD213PS  Z21, Z0, Z4
+	VFMADD231PS  Z3, Z2, Z4
+	VMOVAPS      Z26, Z3
+	VFMADD213PS  Z20, Z0, Z3
+	VFMADD231PS  Z4, Z2, Z3
+	VFMADD231PS  Z3, Z2, Z0
+	VADDPS       Z19, Z0, Z0
+	VSCALEFPS    Z1, Z0, Z0
+	VADDPS       Z0, Z10, K1, Z10
+
+maxSumExpAVX512_done11:
+	VADDPS        Z11, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y0
+	VADDPS        Y0, Y10, Y10
+	VEXTRACTF128  $0x01, Y10, X0
+	VADDPS        X0, X10, X10
+	VPERMILPS     $0x4e, X10, X0
+	VADDPS        X0, X10, X10
+	VPERMILPS     $0xb1, X10, X0
+	VADDPS        X0, X10, X10
+	MOVSS         X10, sum+28(FP)
+	VZEROUPPER
+	RET
+
+maxSumExpAVX512_nomax1:
+	VXORPS X0, X0, X0
+	MOVSS  X0, sum+28(FP)
+	VZEROUPPER
+	RET
+
+// func addConstAVX512(dst []float32, src []float32, c float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addConstAVX512(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         src_base+24(FP), SI
+	MOVQ         src_len+32(FP), CX
+	VBROADCASTSS c+48(FP), Z15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-64, R10
+	CMPQ         AX, R10
+	JAE          addConstAVX512_loopend2
+
+addConstAVX512_loop1:
+	VADDPS  (SI)(AX*4), Z15, Z0
+	VMOVUPS Z0, (DI)(AX*4)
+	VADDPS  64(SI)(AX*4), Z15, Z1
+	VMOVUPS Z1, 64(DI)(AX*4)
+	VADDPS  128(SI)(AX*4), Z15, Z2
+	VMOVUPS Z2, 128(DI)(AX*4)
+	VADDPS  192(SI)(AX*4), Z15, Z3
+	VMOVUPS Z3, 192(DI)(AX*4)
+	ADDQ    $0x00000040, AX
+	CMPQ    AX, R10
+	JB      addConstAVX512_loop1
+
+addConstAVX512_loopend2:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  addConstAVX512_loopend4
+
+addConstAVX512_loop3:
+	VADDPS  (SI)(AX*4), Z15, Z0
+	VMOVUPS Z0, (DI)(AX*4)
+	ADDQ    $0x00000010, AX
+	CMPQ    AX, R10
+	JB      addConstAVX512_loop3
+
+addConstAVX512_loopend4:
+	MOVQ      CX, R11
+	SUBQ      AX, R11
+	JZ        addConstAVX512_done5
+	MOVL      $0xffffffff, R12
+	BZHIL     R11, R12, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI)(AX*4), K1, Z0
+	VADDPS    Z0, Z15, Z0
+	VMOVUPS   Z0, K1, (DI)(AX*4)
+
+addConstAVX512_done5:
+	VZEROUPPER
 	RET
 
 // func layerNormAVX512(dst []float32, x []float32, gamma []float32, beta []float32, eps float32) (mean float32, rstd float32)

@@ -38,6 +38,64 @@ func ExpRef[T Float](dst, src []T) {
 	}
 }
 
+// LogSoftmaxRef is the plain reference for LogSoftmax, with its special rows: all NaN when an
+// element is NaN or +Inf, all -Inf when every element is -Inf. dst may be src.
+func LogSoftmaxRef[T Float](dst, src []T) {
+	m := math.Inf(-1)
+	for _, v := range src {
+		if v != v || math.IsInf(float64(v), 1) {
+			for j := range dst {
+				dst[j] = T(math.NaN())
+			}
+			return
+		}
+		m = math.Max(m, float64(v))
+	}
+	if math.IsInf(m, -1) {
+		for j := range dst {
+			dst[j] = T(m)
+		}
+		return
+	}
+	var s float64
+	for _, v := range src {
+		s += math.Exp(float64(v) - m)
+	}
+	lse := m + math.Log(s)
+	for i, v := range src {
+		dst[i] = T(float64(v) - lse)
+	}
+}
+
+// AddConstRef is the plain reference for the addConst row kernel: dst[i] = src[i] + c.
+func AddConstRef[T Float](dst, src []T, c T) {
+	for i, v := range src {
+		dst[i] = v + c
+	}
+}
+
+// maxSumExpGeneric is the portable maxSumExp row: the maximum (NaN if an element is NaN)
+// and Σ e^(src[i] − max), summed in float64; sum 0 when the maximum is -Inf.
+func maxSumExpGeneric(src []float32) (m, sum float32) {
+	m = float32(math.Inf(-1))
+	for _, v := range src {
+		if v != v {
+			return v, v
+		}
+		if v > m {
+			m = v
+		}
+	}
+	if math.IsInf(float64(m), -1) {
+		return m, 0
+	}
+	var s float64
+	for _, v := range src {
+		s += math.Exp(float64(v - m))
+	}
+	return m, float32(s)
+}
+
 // SoftmaxRef is the plain reference for Softmax, with its special rows: all zeros when every
 // element of src + mask is -Inf, all NaN when one is NaN. mask may be nil; dst may be src.
 func SoftmaxRef[T Float](dst, src, mask []T) {

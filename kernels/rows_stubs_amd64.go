@@ -20,6 +20,13 @@ func expAVX2(dst []float32, src []float32)
 // written nothing, when the row maximum is -Inf. len(src) > 0; dst and mask are as long.
 func softmaxAVX2(dst []float32, src []float32, mask []float32) bool
 
+// maxSumExpAVX2 returns the row maximum and Σ e^(src[i] - max) (for log-softmax and log-sum-exp); when
+// the maximum is -Inf it returns it and sum 0. len(src) > 0.
+func maxSumExpAVX2(src []float32) (max float32, sum float32)
+
+// addConstAVX2 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
+func addConstAVX2(dst []float32, src []float32, c float32)
+
 // layerNormAVX2 normalises the row x into dst; gamma and beta may be nil. len(x) > 0.
 func layerNormAVX2(dst []float32, x []float32, gamma []float32, beta []float32, eps float32) (mean float32, rstd float32)
 
@@ -44,6 +51,13 @@ func expAVX512(dst []float32, src []float32)
 // softmaxAVX512 computes dst = softmax(src + mask) (mask may be nil); it returns false, having
 // written nothing, when the row maximum is -Inf. len(src) > 0; dst and mask are as long.
 func softmaxAVX512(dst []float32, src []float32, mask []float32) bool
+
+// maxSumExpAVX512 returns the row maximum and Σ e^(src[i] - max) (for log-softmax and log-sum-exp); when
+// the maximum is -Inf it returns it and sum 0. len(src) > 0.
+func maxSumExpAVX512(src []float32) (max float32, sum float32)
+
+// addConstAVX512 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
+func addConstAVX512(dst []float32, src []float32, c float32)
 
 // layerNormAVX512 normalises the row x into dst; gamma and beta may be nil. len(x) > 0.
 func layerNormAVX512(dst []float32, x []float32, gamma []float32, beta []float32, eps float32) (mean float32, rstd float32)

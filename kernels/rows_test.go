@@ -734,7 +734,7 @@ func TestRowsPanics(t *testing.T) {
 // TestRowsFamilies checks that the variants are registered where the processor has them.
 func TestRowsFamilies(t *testing.T) {
 	fams := cpu.Families()
-	for _, name := range []string{"dot", "axpy", "scale", "exp", "softmax", "layernorm", "gelu", "gelutanh"} {
+	for _, name := range []string{"dot", "axpy", "scale", "exp", "softmax", "maxsumexp", "addconst", "layernorm", "gelu", "gelutanh"} {
 		impls, ok := fams[name]
 		if !ok {
 			t.Errorf("family %q is not registered", name)
@@ -824,5 +824,125 @@ func BenchmarkGELUTanh(b *testing.B) {
 		src := uniform(rand.New(rand.NewPCG(1, 2)), n, -5, 5)
 		dst := make([]float32, n)
 		return func() { GELUTanh(dst, src) }
+	})
+}
+
+func TestLogSoftmax(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(8, 1))
+		var worst maxErr
+		for _, n := range rowLengths() {
+			if n == 0 {
+				continue
+			}
+			spread := []float64{1, 8, 30}[n%3]
+			src := uniform(r, n, -spread, spread)
+			src64 := make([]float64, n)
+			for i, v := range src {
+				src64[i] = float64(v)
+			}
+			want := make([]float64, n)
+			LogSoftmaxRef(want, src64)
+			for off := 0; off < rowOffsets; off++ {
+				gs, gd := guarded(src, off), testutil.NewGuarded(n, (off+5)%rowOffsets)
+				LogSoftmax(gd.Data(), gs.Data())
+				checkGuards(t, "LogSoftmax", gs, gd)
+				checkUnchanged(t, "LogSoftmax src", gs, src)
+				for i, g := range gd.Data() {
+					if !testutil.Close(float64(g), want[i], 2e-6, 2e-6) {
+						t.Fatalf("n=%d off=%d spread=%g: dst[%d] = %v, want %v", n, off, spread, i, g, want[i])
+					}
+					worst.add(math.Abs(float64(g)-want[i])/(2e-6+math.Abs(want[i])), "n=%d", n)
+				}
+			}
+			a := slices.Clone(src)
+			b := make([]float32, n)
+			LogSoftmax(b, src)
+			LogSoftmax(a, a)
+			if !slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }) {
+				t.Fatalf("n=%d: LogSoftmax(src, src) differs from LogSoftmax(dst, src)", n)
+			}
+		}
+		t.Logf("max error relative to 2e-6 + |want|: %v", &worst)
+
+		// Special rows, anywhere in rows of several lengths (tails included).
+		inf, nan := float32(math.Inf(1)), float32(math.NaN())
+		for _, n := range []int{1, 7, 16, 33, 100} {
+			for _, c := range []struct {
+				name string
+				set  func(x []float32)
+				want func(got []float32) bool
+			}{
+				{"NaN", func(x []float32) { x[n/2] = nan }, func(g []float32) bool { return allNaN(g) }},
+				{"+Inf", func(x []float32) { x[n-1] = inf }, func(g []float32) bool { return allNaN(g) }},
+				{"all -Inf", func(x []float32) {
+					for i := range x {
+						x[i] = -inf
+					}
+				}, func(g []float32) bool {
+					for _, v := range g {
+						if !math.IsInf(float64(v), -1) {
+							return false
+						}
+					}
+					return true
+				}},
+				{"one -Inf", func(x []float32) { x[0] = -inf }, func(g []float32) bool {
+					if !math.IsInf(float64(g[0]), -1) {
+						return false
+					}
+					for _, v := range g[1:] {
+						if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+							return false
+						}
+					}
+					return true
+				}},
+			} {
+				x := uniform(r, n, -3, 3)
+				c.set(x)
+				got := make([]float32, n)
+				LogSoftmax(got, x)
+				if !c.want(got) {
+					t.Errorf("n=%d %s: %v", n, c.name, got)
+				}
+			}
+		}
+	})
+}
+
+func allNaN(x []float32) bool {
+	for _, v := range x {
+		if v == v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAddConst(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(9, 1))
+		for _, n := range rowLengths() {
+			src := uniform(r, n, -5, 5)
+			for off := 0; off < rowOffsets; off++ {
+				gs, gd := guarded(src, off), testutil.NewGuarded(n, (off+3)%rowOffsets)
+				addConstImpl.Get()(gd.Data(), gs.Data(), 1.25)
+				checkGuards(t, "addConst", gs, gd)
+				for i, g := range gd.Data() {
+					if g != src[i]+1.25 {
+						t.Fatalf("n=%d off=%d: dst[%d] = %v, want %v", n, off, i, g, src[i]+1.25)
+					}
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkLogSoftmax(b *testing.B) {
+	benchRows(b, 8, func(n int) func() {
+		src := uniform(rand.New(rand.NewPCG(1, 2)), n, -10, 10)
+		dst := make([]float32, n)
+		return func() { LogSoftmax(dst, src) }
 	})
 }

@@ -102,7 +102,7 @@ func LogSoftmax(x *tensor.Tensor) *tensor.Tensor {
 		src, dst := vals[float32](x), vals[float32](y)
 		kernels.ParallelFor(n, max(1, rowGrain/max(c, 1)), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				logSoftmaxRow(dst[i*c:(i+1)*c], src[i*c:(i+1)*c])
+				kernels.LogSoftmax(dst[i*c:(i+1)*c], src[i*c:(i+1)*c])
 			}
 		})
 		return y

@@ -121,10 +121,11 @@ var rowConstMem, rowMaskMem Mem
 // (AVX2 / AVX-512) at the chosen unroll, unroll 1 in brackets: exp 12.4 (12.9) / 9.6 (9.6),
 // softmax pass 2 14.7 / 12.3, GELU 22.5 (24.7) / 21.2 (21.2), GELUTanh 19.7 (22.2) / 14.9.
 var rowUnroll = map[string][2]int{
-	"exp":      {2, 2},
-	"softmax":  {2, 2}, // pass 2 (exp); passes 1 and 3 use 4
-	"gelu":     {2, 1},
-	"geluTanh": {2, 2},
+	"exp":       {2, 2},
+	"softmax":   {2, 2}, // pass 2 (exp); passes 1 and 3 use 4
+	"maxSumExp": {2, 2}, // pass 2 (exp); pass 1 uses 4
+	"gelu":      {2, 1},
+	"geluTanh":  {2, 2},
 }
 
 func genRows(ctx *build.Context) {
@@ -150,6 +151,11 @@ func genRows(ctx *build.Context) {
 		genSoftmax(newRowFn(ctx, s, "softmax", "func(dst, src, mask []float32) bool",
 			"computes dst = softmax(src + mask) (mask may be nil); it returns false, having",
 			"written nothing, when the row maximum is -Inf. len(src) > 0; dst and mask are as long."))
+		genMaxSumExp(newRowFn(ctx, s, "maxSumExp", "func(src []float32) (max, sum float32)",
+			"returns the row maximum and Σ e^(src[i] - max) (for log-softmax and log-sum-exp); when",
+			"the maximum is -Inf it returns it and sum 0. len(src) > 0."))
+		genAddConst(newRowFn(ctx, s, "addConst", "func(dst, src []float32, c float32)",
+			"computes dst[i] = src[i] + c; len(dst) ≥ len(src)."))
 		genLayerNorm(newRowFn(ctx, s, "layerNorm",
 			"func(dst, x, gamma, beta []float32, eps float32) (mean, rstd float32)",
 			"normalises the row x into dst; gamma and beta may be nil. len(x) > 0."))
@@ -788,6 +794,104 @@ func genSoftmax(f *rowFn) {
 	c.VZEROUPPER()
 	c.MOVB(U8(0), okAddr)
 	c.RET()
+}
+
+// genMaxSumExp is passes 1 and 2 of genSoftmax without the mask and without storing: the
+// maximum, then the sum of e^(v - max).
+func genMaxSumExp(f *rowFn) {
+	c := f.ctx
+	src, n := RSI, RCX
+	c.Load(c.Param("src").Base(), src)
+	c.Load(c.Param("src").Len(), n)
+	const unroll = 4
+	unroll2 := f.unroll()
+	if 6*unroll2 < 3*unroll {
+		panic(f.name + ": pass 1 needs more registers than pass 2")
+	}
+	var maxes, sums []VecPhysical
+	for u := 0; u < unroll; u++ {
+		maxes = append(maxes, f.v(2*unroll+u))
+	}
+	for u := 0; u < unroll2; u++ {
+		sums = append(sums, f.v(5*unroll2+u))
+	}
+	vm := f.v(6 * unroll2)
+	tmask := f.tmask(6*unroll2 + 1)
+	f.holdExp(f.lowRegs(6*unroll2 + 1))
+	noMax := f.newLabel("nomax")
+
+	negInf := vm
+	c.VBROADCASTSS(f.constAddr("negInf"), negInf)
+	for _, m := range maxes {
+		c.VMOVAPS(negInf, m)
+	}
+	f.loop(n, unroll, tmask, func(us []int, t *rowTail) {
+		for _, u := range us {
+			v := f.v(u)
+			f.load(f.elem(src, u), v, t)
+			switch {
+			case t == nil:
+				c.VMAXPS(v, maxes[u], maxes[u])
+			case f.isa.wide:
+				c.VMAXPS(v, maxes[0], t.k, maxes[0])
+			default:
+				c.VBLENDVPS(t.y, v, negInf, v)
+				c.VMAXPS(v, maxes[0], maxes[0])
+			}
+		}
+	})
+	f.combine(c.VMAXPS, maxes)
+	f.reduce(c.VMAXPS, maxes[0], f.v(0))
+	c.Store(maxes[0].AsX(), c.Return("max"))
+	c.VMOVD(maxes[0].AsX(), R12L)
+	c.CMPL(R12L, U32(0xff800000))
+	c.JE(LabelRef(noMax))
+	c.VBROADCASTSS(maxes[0].AsX(), vm)
+
+	for _, a := range sums {
+		c.VXORPS(a, a, a)
+	}
+	f.loop(n, unroll2, tmask, func(us []int, t *rowTail) {
+		g := f.group(us, 5)
+		for i, u := range us {
+			f.load(f.elem(src, u), g[i][0], t)
+		}
+		g.each(func(r []VecPhysical) { c.VSUBPS(vm, r[0], r[0]) })
+		f.exp(g)
+		for i, u := range us {
+			if t == nil {
+				c.VADDPS(g[i][0], sums[u], sums[u])
+			} else {
+				f.addTail(g[i][0], sums[0], t)
+			}
+		}
+	})
+	f.combine(c.VADDPS, sums)
+	f.reduce(c.VADDPS, sums[0], f.v(0))
+	c.Store(sums[0].AsX(), c.Return("sum"))
+	f.ret()
+	c.Label(noMax)
+	c.VXORPS(f.v(0).AsX(), f.v(0).AsX(), f.v(0).AsX())
+	c.Store(f.v(0).AsX(), c.Return("sum"))
+	f.ret()
+}
+
+func genAddConst(f *rowFn) {
+	c := f.ctx
+	dst, src, n := RDI, RSI, RCX
+	c.Load(c.Param("dst").Base(), dst)
+	c.Load(c.Param("src").Base(), src)
+	c.Load(c.Param("src").Len(), n)
+	k := f.v(15)
+	c.VBROADCASTSS(rowArg(c, "c"), k)
+	f.loop(n, 4, f.v(14), func(us []int, t *rowTail) {
+		for _, u := range us {
+			a := f.v(u)
+			c.VADDPS(f.src(f.elem(src, u), a, t), k, a)
+			f.store(a, f.elem(dst, u), t)
+		}
+	})
+	f.ret()
 }
 
 func genLayerNorm(f *rowFn) {

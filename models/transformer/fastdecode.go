@@ -214,7 +214,7 @@ func (s *fastSession) Step(tokens []int) ([]float32, error) {
 	s.out = grow32(s.out, R*V)
 	kernels.ParallelFor(R, max(1, 4096/max(V, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			logSoftmaxInto(s.out[r*V:(r+1)*V], s.logits[r*V:(r+1)*V])
+			kernels.LogSoftmax(s.out[r*V:(r+1)*V], s.logits[r*V:(r+1)*V])
 		}
 	})
 	return s.out, nil
@@ -368,59 +368,4 @@ func (s *fastSession) Keep(idx []int) {
 		s.hist[t] = nh
 	}
 	s.rows = len(idx)
-}
-
-// logSoftmaxInto writes log softmax(x) into dst (len(dst) == len(x), dst ≠ x).
-func logSoftmaxInto(dst, x []float32) {
-	if len(x) == 0 {
-		return
-	}
-	m := maxOf(x)
-	if math.IsInf(float64(m), -1) {
-		ninf := float32(math.Inf(-1))
-		for i := range dst {
-			dst[i] = ninf
-		}
-		return
-	}
-	for i, v := range x {
-		dst[i] = v - m
-	}
-	kernels.Exp(dst, dst)
-	var a [8]float32
-	i := 0
-	for ; i+8 <= len(dst); i += 8 {
-		for k := 0; k < 8; k++ {
-			a[k] += dst[i+k]
-		}
-	}
-	sum := float64(a[0]+a[4]) + float64(a[1]+a[5]) + float64(a[2]+a[6]) + float64(a[3]+a[7])
-	for ; i < len(dst); i++ {
-		sum += float64(dst[i])
-	}
-	sub := m + float32(math.Log(sum))
-	for i, v := range x {
-		dst[i] = v - sub
-	}
-}
-
-func maxOf(x []float32) float32 {
-	var a [8]float32
-	for k := range a {
-		a[k] = x[0]
-	}
-	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		for k := 0; k < 8; k++ {
-			a[k] = max(a[k], x[i+k])
-		}
-	}
-	m := a[0]
-	for _, v := range a[1:] {
-		m = max(m, v)
-	}
-	for ; i < len(x); i++ {
-		m = max(m, x[i])
-	}
-	return m
 }
