@@ -1,6 +1,10 @@
 package tensor
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/optiformer/optiformer/kernels"
+)
 
 // A recycling pool for the storage of large float tensors. Model code that knows a
 // temporary is dead (an activation consumed at inference, a gradient Backward is done with)
@@ -72,9 +76,20 @@ func reuse32(n int, zero bool) []float32 {
 	pool.bytes -= 4 * n
 	pool.Unlock()
 	if zero {
-		clear(b)
+		clearParallel(b)
 	}
 	return b
+}
+
+// clearParallel zeroes b, large buffers on all the kernel threads (zeroing a recycled
+// gradient of megabytes is otherwise a serial pause in a parallel step).
+func clearParallel[T float32 | float64](b []T) {
+	const grain = 1 << 17
+	if len(b) < 2*grain {
+		clear(b)
+		return
+	}
+	kernels.ParallelFor(len(b), grain, func(lo, hi int) { clear(b[lo:hi]) })
 }
 
 func reuse64(n int, zero bool) []float64 {
@@ -92,7 +107,7 @@ func reuse64(n int, zero bool) []float64 {
 	pool.bytes -= 8 * n
 	pool.Unlock()
 	if zero {
-		clear(b)
+		clearParallel(b)
 	}
 	return b
 }
