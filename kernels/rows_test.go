@@ -843,6 +843,10 @@ func TestLogSoftmax(t *testing.T) {
 			}
 			want := make([]float64, n)
 			LogSoftmaxRef(want, src64)
+			// LogSumExp is src[i] − log softmax(src)[i].
+			if got, lse := LogSumExp(src), src64[0]-want[0]; !testutil.Close(float64(got), lse, 2e-6, 2e-6) {
+				t.Fatalf("n=%d: LogSumExp = %v, want %v", n, got, lse)
+			}
 			for off := 0; off < rowOffsets; off++ {
 				gs, gd := guarded(src, off), testutil.NewGuarded(n, (off+5)%rowOffsets)
 				LogSoftmax(gd.Data(), gs.Data())
@@ -905,6 +909,21 @@ func TestLogSoftmax(t *testing.T) {
 				LogSoftmax(got, x)
 				if !c.want(got) {
 					t.Errorf("n=%d %s: %v", n, c.name, got)
+				}
+				lse := float64(LogSumExp(x))
+				switch c.name {
+				case "NaN":
+					if !math.IsNaN(lse) {
+						t.Errorf("n=%d NaN: LogSumExp = %v", n, lse)
+					}
+				case "+Inf":
+					if !math.IsInf(lse, 1) {
+						t.Errorf("n=%d +Inf: LogSumExp = %v", n, lse)
+					}
+				case "all -Inf":
+					if !math.IsInf(lse, -1) {
+						t.Errorf("n=%d all -Inf: LogSumExp = %v", n, lse)
+					}
 				}
 			}
 		}

@@ -105,36 +105,22 @@ func lseMean[T Float](row []T, tmp *[]float32) (lse, mean float64) {
 	return m + math.Log(e), mean
 }
 
-// lseMean32 is lseMean for float32 rows: tmp holds ones (for sums by Dot) and the shifted
-// exponentials.
+// lseMean32 is lseMean for float32 rows through the vector kernels; tmp holds ones (for the
+// sum by Dot).
 func lseMean32(row []float32, tmp *[]float32) (lse, mean float64) {
 	n := len(row)
-	if cap(*tmp) < 2*n {
-		*tmp = make([]float32, 2*n)
-		for i := range (*tmp)[:n] {
+	if cap(*tmp) < n {
+		*tmp = make([]float32, n)
+		for i := range *tmp {
 			(*tmp)[i] = 1
 		}
 	}
-	ones, e := (*tmp)[:n], (*tmp)[n:2*n]
-	m := row[0]
-	for _, x := range row[1:] {
-		if x > m {
-			m = x
-		}
-	}
-	sum := kernels.Dot(row, ones)
+	sum := kernels.Dot(row, (*tmp)[:n])
 	mean = float64(sum) / float64(n)
 	if sum != sum { // a NaN somewhere
 		return math.NaN(), mean
 	}
-	if math.IsInf(float64(m), 0) {
-		return float64(m), mean
-	}
-	for j, x := range row {
-		e[j] = x - m
-	}
-	kernels.Exp(e, e)
-	return float64(m) + math.Log(float64(kernels.Dot(e, ones))), mean
+	return float64(kernels.LogSumExp(row)), mean
 }
 
 // CrossEntropyBackward adds dloss times the gradient of CrossEntropy into dlogits:
@@ -173,15 +159,10 @@ func ceBackward[T Float](x, dx []T, tg []int32, lse []float64, n, v int, eps flo
 				if p == nil {
 					p = make([]float32, v)
 				}
-				l := float32(lse[i])
-				for j, xv := range r32 {
-					p[j] = xv - l
-				}
+				kernels.AddConst(p, r32, -float32(lse[i]))
 				kernels.Exp(p, p)
-				gg := float32(g)
-				for j, pv := range p {
-					d32[j] += gg*pv - float32(off)
-				}
+				kernels.Axpy(float32(g), p, d32)
+				kernels.AddConst(d32, d32, -float32(off))
 			} else {
 				for j, xv := range row {
 					drow[j] += T(g*math.Exp(float64(xv)-lse[i])) - off
