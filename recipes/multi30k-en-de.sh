@@ -5,7 +5,7 @@
 #   PEER=1 recipes/multi30k-en-de.sh [RUN_DIR]   also train the PyTorch 1.13 peer (another hour)
 #
 # 1. train (2 threads): a unigram tokenizer of 8,000 tokens on both languages, then the
-#    model of recipes/multi30k-en-de.json for its time budget (54 minutes of training, the
+#    model of recipes/multi30k-en-de.json for its time budget (57 minutes of training, the
 #    evaluations on 300 validation sentences included; the tokenizer and the final
 #    evaluation take the rest of the hour); the best checkpoint by validation BLEU is kept;
 # 2. evaluate it on the 1,014 validation sentences: BLEU and chrF (sacreBLEU 2.x defaults,

@@ -43,7 +43,7 @@ type fastSession struct {
 	hist [][]int32
 
 	x, h, q, o, f, logits, out []float32
-	scores                  [][]float32 // per worker
+	scores                     [][]float32 // per worker
 }
 
 // useFast reports whether BeginDecode may use the fast session.
