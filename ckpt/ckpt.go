@@ -319,7 +319,22 @@ func SaveCheckpoint(root string, st TrainState, cfg any, ps []nn.NamedParam, opt
 			os.RemoveAll(stepDir(root, steps[i]))
 		}
 	}
+	removeStaleTemporaries(root)
 	return dir, nil
+}
+
+// removeStaleTemporaries deletes the half-written checkpoint directories a killed run left
+// under root (a run owns its directory, and its own write has finished when this is called).
+func removeStaleTemporaries(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".step-") && strings.Contains(e.Name(), ".tmp-") {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }
 
 // checkpoints lists the steps of the complete checkpoints under root, oldest first.
