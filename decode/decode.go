@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/optiformer/optiformer/kernels"
 )
 
 // Model starts decoding sessions.
@@ -163,7 +165,7 @@ func greedy(m Model, src [][]int, o Options, v int) ([]Result, error) {
 				for _, t := range banned(hyps[si], o.NoRepeatNgram) {
 					row[t] = float32(math.Inf(-1))
 				}
-				best = argmax(row)
+				best = kernels.ArgMax(row)
 			}
 			logp[si] += float64(row[best])
 			if best == o.EOS {
@@ -187,16 +189,6 @@ func greedy(m Model, src [][]int, o Options, v int) ([]Result, error) {
 		tokens = next
 	}
 	return out, nil
-}
-
-func argmax(row []float32) int {
-	best := 0
-	for j, x := range row {
-		if x > row[best] {
-			best = j
-		}
-	}
-	return best
 }
 
 // beamState is the search of one source.
@@ -265,6 +257,7 @@ func beam(m Model, src [][]int, o Options, v int) ([]Result, error) {
 		logp   float64
 		forced bool // EOS at the maximum length
 	}
+	var top []int
 	for len(live) > 0 {
 		lp, err := s.Step(tokens)
 		if err != nil {
@@ -286,7 +279,8 @@ func beam(m Model, src [][]int, o Options, v int) ([]Result, error) {
 					r[t] = float32(math.Inf(-1))
 				}
 				// The 2k best tokens of this hypothesis are enough: at most k can end.
-				for _, t := range topK(r, 2*k) {
+				top = kernels.TopK(top[:0], r, 2*k)
+				for _, t := range top {
 					lpn := h.logp + float64(r[t])
 					cands = append(cands, cand{row: row + hi, h: hi, tok: t, logp: lpn})
 				}
@@ -363,29 +357,6 @@ func (b *beamState) isDone(o Options, k int) bool {
 		bound = math.Inf(1) // no useful bound: search to the end
 	}
 	return bound < b.worstFinished(k)
-}
-
-// topK returns the indices of the k largest values of x, largest first (ties: lower index).
-func topK(x []float32, k int) []int {
-	k = min(k, len(x))
-	idx := make([]int, 0, k+1)
-	for j, v := range x {
-		if len(idx) == k && v <= x[idx[k-1]] {
-			continue
-		}
-		// insert keeping idx sorted by value descending, index ascending on ties
-		p := len(idx)
-		for p > 0 && x[idx[p-1]] < v {
-			p--
-		}
-		idx = append(idx, 0)
-		copy(idx[p+1:], idx[p:])
-		idx[p] = j
-		if len(idx) > k {
-			idx = idx[:k]
-		}
-	}
-	return idx
 }
 
 // Func adapts a function to Model, for models that expose their sessions without importing

@@ -30,6 +30,10 @@ var (
 	softmaxImpl   = cpu.NewFamily("softmax", softmaxGeneric)
 	maxSumExpImpl = cpu.NewFamily("maxsumexp", maxSumExpGeneric)
 	addConstImpl  = cpu.NewFamily("addconst", AddConstRef[float32])
+	indexAbove    = cpu.NewFamily("indexabove", IndexAboveRef[float32])
+	reluImpl      = cpu.NewFamily("relu", ReLURef)
+	dotGather     = cpu.NewFamily("dotgather", DotGatherRef[float32])
+	axpyGather    = cpu.NewFamily("axpygather", AxpyGatherRef[float32])
 	layerNormImpl = cpu.NewFamily("layernorm", layerNormGeneric)
 	geluImpl      = cpu.NewFamily("gelu", GELURef[float32])
 	geluTanhImpl  = cpu.NewFamily("gelutanh", GELUTanhRef[float32])
@@ -320,4 +324,110 @@ func GELUTanh(dst, src []float32) {
 		panic(fmt.Sprintf("kernels: GELUTanh: len(dst) = %d, len(src) = %d", len(dst), len(src)))
 	}
 	geluTanhImpl.Get()(dst, src)
+}
+
+// IndexAbove returns the index of the first element of x greater than thr, or len(x) when
+// there is none; NaN is never greater.
+func IndexAbove(x []float32, thr float32) int { return indexAbove.Get()(x, thr) }
+
+// ArgMax returns the index of the largest element of x: the first one on ties, and NaN
+// never wins unless it is x[0] (exactly `best := 0; for j := range x { if x[j] > x[best] {
+// best = j } }`). It returns 0 for an empty x. It leaps from one new maximum to the next
+// with IndexAbove, so the row is read once.
+func ArgMax(x []float32) int {
+	best := 0
+	if len(x) == 0 {
+		return 0
+	}
+	impl := indexAbove.Get()
+	for j := 1; j < len(x); {
+		k := j + impl(x[j:], x[best])
+		if k == len(x) {
+			break
+		}
+		best, j = k, k+1
+	}
+	return best
+}
+
+// TopK appends to dst the indices of the k largest elements of x, largest first (ties: the
+// lower index first), and returns it. NaNs are left out once k values are held; before that
+// they sort last. After the first k elements it only looks at elements above the current
+// k-th largest, found with IndexAbove.
+func TopK(dst []int, x []float32, k int) []int {
+	k = min(k, len(x))
+	if k <= 0 {
+		return dst
+	}
+	base := len(dst)
+	insert := func(j int) {
+		v := x[j]
+		idx := dst[base:]
+		p := len(idx)
+		for p > 0 && x[idx[p-1]] < v {
+			p--
+		}
+		if len(idx) < k {
+			dst = append(dst, 0)
+			idx = dst[base:]
+		} else if p == len(idx) {
+			return
+		}
+		copy(idx[p+1:], idx[p:len(idx)-1])
+		idx[p] = j
+	}
+	j := 0
+	for ; j < len(x) && len(dst)-base < k; j++ {
+		insert(j)
+	}
+	impl := indexAbove.Get()
+	for j < len(x) {
+		j += impl(x[j:], x[dst[base+k-1]])
+		if j == len(x) {
+			break
+		}
+		insert(j)
+		j++
+	}
+	return dst
+}
+
+// checkGather panics unless every offs[j] starts a run of d floats inside base.
+func checkGather(what string, base []float32, offs []int32, d int) {
+	for j, off := range offs {
+		if off < 0 || int(off)+d > len(base) {
+			panic(fmt.Sprintf("kernels: %s: offs[%d] = %d: %d floats from there leave base of %d", what, j, off, d, len(base)))
+		}
+	}
+}
+
+// DotGather computes out[j] = Σ_i q[i]·base[offs[j]+i] for j < len(offs): one query against
+// keys stored anywhere in base (attention scores over a paged or strided cache). It panics
+// when an offset leaves base or out is shorter than offs.
+func DotGather(q, base []float32, offs []int32, out []float32) {
+	if len(out) < len(offs) {
+		panic(fmt.Sprintf("kernels: DotGather: %d offsets, out holds %d", len(offs), len(out)))
+	}
+	checkGather("DotGather", base, offs, len(q))
+	dotGather.Get()(q, base, offs, out)
+}
+
+// AxpyGather computes o[i] += Σ_j p[j]·base[offs[j]+i] for i < len(o): the weighted sum of
+// values stored anywhere in base. It panics when an offset leaves base or p is shorter than
+// offs.
+func AxpyGather(p, base []float32, offs []int32, o []float32) {
+	if len(p) < len(offs) {
+		panic(fmt.Sprintf("kernels: AxpyGather: %d offsets, p holds %d", len(offs), len(p)))
+	}
+	checkGather("AxpyGather", base, offs, len(o))
+	axpyGather.Get()(p, base, offs, o)
+}
+
+// ReLU computes dst[i] = max(src[i], 0) as torch.relu does: negatives and -0 give +0, NaN
+// stays NaN. dst may be src; it panics if len(dst) != len(src).
+func ReLU(dst, src []float32) {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("kernels: ReLU: len(dst) = %d, len(src) = %d", len(dst), len(src)))
+	}
+	reluImpl.Get()(dst, src)
 }

@@ -1536,6 +1536,345 @@ maxSumExpAVX2_nomax1:
 	VZEROUPPER
 	RET
 
+// func indexAboveAVX2(src []float32, thr float32) int
+// Requires: AVX, BMI
+TEXT ·indexAboveAVX2(SB), NOSPLIT, $0-40
+	MOVQ         src_base+0(FP), SI
+	MOVQ         src_len+8(FP), CX
+	VBROADCASTSS thr+24(FP), Y15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-32, R10
+	CMPQ         AX, R10
+	JAE          indexAboveAVX2_loopend2
+
+indexAboveAVX2_loop1:
+	VCMPPS    $0x11, (SI)(AX*4), Y15, Y0
+	VCMPPS    $0x11, 32(SI)(AX*4), Y15, Y1
+	VCMPPS    $0x11, 64(SI)(AX*4), Y15, Y2
+	VCMPPS    $0x11, 96(SI)(AX*4), Y15, Y3
+	VORPS     Y0, Y1, Y4
+	VORPS     Y2, Y4, Y4
+	VORPS     Y3, Y4, Y4
+	VMOVMSKPS Y4, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_next3
+	VMOVMSKPS Y0, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_miss4
+	TZCNTL    R12, R12
+	ADDQ      AX, R12
+	MOVQ      R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss4:
+	VMOVMSKPS Y1, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_miss5
+	TZCNTL    R12, R12
+	ADDQ      AX, R12
+	ADDQ      $0x00000008, R12
+	MOVQ      R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss5:
+	VMOVMSKPS Y2, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_miss6
+	TZCNTL    R12, R12
+	ADDQ      AX, R12
+	ADDQ      $0x00000010, R12
+	MOVQ      R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss6:
+	VMOVMSKPS Y3, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_miss7
+	TZCNTL    R12, R12
+	ADDQ      AX, R12
+	ADDQ      $0x00000018, R12
+	MOVQ      R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss7:
+indexAboveAVX2_next3:
+	ADDQ $0x00000020, AX
+	CMPQ AX, R10
+	JB   indexAboveAVX2_loop1
+
+indexAboveAVX2_loopend2:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  indexAboveAVX2_loopend9
+
+indexAboveAVX2_loop8:
+	VCMPPS    $0x11, (SI)(AX*4), Y15, Y0
+	VMOVMSKPS Y0, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_next10
+	VMOVMSKPS Y0, R12
+	TESTL     R12, R12
+	JZ        indexAboveAVX2_miss11
+	TZCNTL    R12, R12
+	ADDQ      AX, R12
+	MOVQ      R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss11:
+indexAboveAVX2_next10:
+	ADDQ $0x00000008, AX
+	CMPQ AX, R10
+	JB   indexAboveAVX2_loop8
+
+indexAboveAVX2_loopend9:
+	MOVQ       CX, R11
+	SUBQ       AX, R11
+	JZ         indexAboveAVX2_done12
+	NEGQ       R11
+	LEAQ       rowsMask<>+32(SB), R12
+	VMOVDQU    (R12)(R11*4), Y14
+	VMASKMOVPS (SI)(AX*4), Y14, Y0
+	VCMPPS     $0x11, Y0, Y15, Y0
+	VANDPS     Y14, Y0, Y0
+	VMOVMSKPS  Y0, R12
+	TESTL      R12, R12
+	JZ         indexAboveAVX2_next13
+	VMOVMSKPS  Y0, R12
+	TESTL      R12, R12
+	JZ         indexAboveAVX2_miss14
+	TZCNTL     R12, R12
+	ADDQ       AX, R12
+	MOVQ       R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX2_miss14:
+indexAboveAVX2_next13:
+indexAboveAVX2_done12:
+	MOVQ CX, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotGatherAVX2(q []float32, base []float32, offs []int32, out []float32)
+// Requires: AVX, FMA3
+TEXT ·dotGatherAVX2(SB), NOSPLIT, $0-96
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), CX
+	MOVQ base_base+24(FP), DI
+	MOVQ offs_base+48(FP), R8
+	MOVQ offs_len+56(FP), R9
+	MOVQ out_base+72(FP), DX
+	MOVQ CX, R10
+	ANDQ $-32, R10
+	XORQ BX, BX
+
+dotGatherAVX2_keys1:
+	CMPQ    BX, R9
+	JAE     dotGatherAVX2_done2
+	MOVLQSX (R8)(BX*4), R13
+	LEAQ    (DI)(R13*4), R14
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	XORQ    AX, AX
+	CMPQ    AX, R10
+	JAE     dotGatherAVX2_l4end4
+
+dotGatherAVX2_l43:
+	VMOVUPS     (SI)(AX*4), Y4
+	VFMADD231PS (R14)(AX*4), Y4, Y0
+	VMOVUPS     32(SI)(AX*4), Y5
+	VFMADD231PS 32(R14)(AX*4), Y5, Y1
+	VMOVUPS     64(SI)(AX*4), Y6
+	VFMADD231PS 64(R14)(AX*4), Y6, Y2
+	VMOVUPS     96(SI)(AX*4), Y7
+	VFMADD231PS 96(R14)(AX*4), Y7, Y3
+	ADDQ        $0x00000020, AX
+	CMPQ        AX, R10
+	JB          dotGatherAVX2_l43
+
+dotGatherAVX2_l4end4:
+	CMPQ AX, CX
+	JAE  dotGatherAVX2_reduce6
+
+dotGatherAVX2_l15:
+	VMOVUPS     (SI)(AX*4), Y4
+	VFMADD231PS (R14)(AX*4), Y4, Y0
+	ADDQ        $0x00000008, AX
+	CMPQ        AX, CX
+	JB          dotGatherAVX2_l15
+
+dotGatherAVX2_reduce6:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X4
+	VADDPS       X4, X0, X0
+	VPERMILPS    $0x4e, X0, X4
+	VADDPS       X4, X0, X0
+	VPERMILPS    $0xb1, X0, X4
+	VADDPS       X4, X0, X0
+	VMOVSS       X0, (DX)(BX*4)
+	INCQ         BX
+	JMP          dotGatherAVX2_keys1
+
+dotGatherAVX2_done2:
+	VZEROUPPER
+	RET
+
+// func axpyGatherAVX2(p []float32, base []float32, offs []int32, o []float32)
+// Requires: AVX, FMA3
+TEXT ·axpyGatherAVX2(SB), NOSPLIT, $0-96
+	MOVQ p_base+0(FP), SI
+	MOVQ base_base+24(FP), DI
+	MOVQ offs_base+48(FP), R8
+	MOVQ offs_len+56(FP), R9
+	MOVQ o_base+72(FP), DX
+	MOVQ o_len+80(FP), CX
+	MOVQ CX, R10
+	ANDQ $-32, R10
+	XORQ AX, AX
+
+axpyGatherAVX2_grp2:
+	CMPQ    AX, R10
+	JAE     axpyGatherAVX2_grpend3
+	VMOVUPS (DX)(AX*4), Y0
+	VMOVUPS 32(DX)(AX*4), Y1
+	VMOVUPS 64(DX)(AX*4), Y2
+	VMOVUPS 96(DX)(AX*4), Y3
+	LEAQ    (DI)(AX*4), R14
+	XORQ    BX, BX
+
+axpyGatherAVX2_keys4:
+	CMPQ         BX, R9
+	JAE          axpyGatherAVX2_keysend5
+	MOVLQSX      (R8)(BX*4), R13
+	VBROADCASTSS (SI)(BX*4), Y4
+	VFMADD231PS  (R14)(R13*4), Y4, Y0
+	VFMADD231PS  32(R14)(R13*4), Y4, Y1
+	VFMADD231PS  64(R14)(R13*4), Y4, Y2
+	VFMADD231PS  96(R14)(R13*4), Y4, Y3
+	INCQ         BX
+	JMP          axpyGatherAVX2_keys4
+
+axpyGatherAVX2_keysend5:
+	VMOVUPS Y0, (DX)(AX*4)
+	VMOVUPS Y1, 32(DX)(AX*4)
+	VMOVUPS Y2, 64(DX)(AX*4)
+	VMOVUPS Y3, 96(DX)(AX*4)
+	ADDQ    $0x00000020, AX
+	JMP     axpyGatherAVX2_grp2
+
+axpyGatherAVX2_grpend3:
+axpyGatherAVX2_grp6:
+	CMPQ    AX, CX
+	JAE     axpyGatherAVX2_grpend7
+	VMOVUPS (DX)(AX*4), Y0
+	LEAQ    (DI)(AX*4), R14
+	XORQ    BX, BX
+
+axpyGatherAVX2_keys8:
+	CMPQ         BX, R9
+	JAE          axpyGatherAVX2_keysend9
+	MOVLQSX      (R8)(BX*4), R13
+	VBROADCASTSS (SI)(BX*4), Y4
+	VFMADD231PS  (R14)(R13*4), Y4, Y0
+	INCQ         BX
+	JMP          axpyGatherAVX2_keys8
+
+axpyGatherAVX2_keysend9:
+	VMOVUPS Y0, (DX)(AX*4)
+	ADDQ    $0x00000008, AX
+	JMP     axpyGatherAVX2_grp6
+
+axpyGatherAVX2_grpend7:
+	VZEROUPPER
+	RET
+
+// func reluAVX2(dst []float32, src []float32)
+// Requires: AVX, AVX2
+TEXT ·reluAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	XORQ AX, AX
+	MOVQ CX, R10
+	ANDQ $-32, R10
+	CMPQ AX, R10
+	JAE  reluAVX2_loopend2
+
+reluAVX2_loop1:
+	VMOVUPS   (SI)(AX*4), Y0
+	VPSRAD    $0x1f, Y0, Y4
+	VPANDN    Y0, Y4, Y4
+	VCMPPS    $0x03, Y0, Y0, Y8
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMOVUPS   Y4, (DI)(AX*4)
+	VMOVUPS   32(SI)(AX*4), Y1
+	VPSRAD    $0x1f, Y1, Y5
+	VPANDN    Y1, Y5, Y5
+	VCMPPS    $0x03, Y1, Y1, Y9
+	VBLENDVPS Y9, Y1, Y5, Y5
+	VMOVUPS   Y5, 32(DI)(AX*4)
+	VMOVUPS   64(SI)(AX*4), Y2
+	VPSRAD    $0x1f, Y2, Y6
+	VPANDN    Y2, Y6, Y6
+	VCMPPS    $0x03, Y2, Y2, Y10
+	VBLENDVPS Y10, Y2, Y6, Y6
+	VMOVUPS   Y6, 64(DI)(AX*4)
+	VMOVUPS   96(SI)(AX*4), Y3
+	VPSRAD    $0x1f, Y3, Y7
+	VPANDN    Y3, Y7, Y7
+	VCMPPS    $0x03, Y3, Y3, Y11
+	VBLENDVPS Y11, Y3, Y7, Y7
+	VMOVUPS   Y7, 96(DI)(AX*4)
+	ADDQ      $0x00000020, AX
+	CMPQ      AX, R10
+	JB        reluAVX2_loop1
+
+reluAVX2_loopend2:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  reluAVX2_loopend4
+
+reluAVX2_loop3:
+	VMOVUPS   (SI)(AX*4), Y0
+	VPSRAD    $0x1f, Y0, Y4
+	VPANDN    Y0, Y4, Y4
+	VCMPPS    $0x03, Y0, Y0, Y8
+	VBLENDVPS Y8, Y0, Y4, Y4
+	VMOVUPS   Y4, (DI)(AX*4)
+	ADDQ      $0x00000008, AX
+	CMPQ      AX, R10
+	JB        reluAVX2_loop3
+
+reluAVX2_loopend4:
+	MOVQ       CX, R11
+	SUBQ       AX, R11
+	JZ         reluAVX2_done5
+	NEGQ       R11
+	LEAQ       rowsMask<>+32(SB), R12
+	VMOVDQU    (R12)(R11*4), Y15
+	VMASKMOVPS (SI)(AX*4), Y15, Y0
+	VPSRAD     $0x1f, Y0, Y4
+	VPANDN     Y0, Y4, Y4
+	VCMPPS     $0x03, Y0, Y0, Y8
+	VBLENDVPS  Y8, Y0, Y4, Y4
+	VMASKMOVPS Y4, Y15, (DI)(AX*4)
+
+reluAVX2_done5:
+	VZEROUPPER
+	RET
+
 // func addConstAVX2(dst []float32, src []float32, c float32)
 // Requires: AVX
 TEXT ·addConstAVX2(SB), NOSPLIT, $0-52
@@ -3435,6 +3774,342 @@ maxSumExpAVX512_done11:
 maxSumExpAVX512_nomax1:
 	VXORPS X0, X0, X0
 	MOVSS  X0, sum+28(FP)
+	VZEROUPPER
+	RET
+
+// func indexAboveAVX512(src []float32, thr float32) int
+// Requires: AVX, AVX512F, BMI, BMI2
+TEXT ·indexAboveAVX512(SB), NOSPLIT, $0-40
+	MOVQ         src_base+0(FP), SI
+	MOVQ         src_len+8(FP), CX
+	VBROADCASTSS thr+24(FP), Z15
+	XORQ         AX, AX
+	MOVQ         CX, R10
+	ANDQ         $-64, R10
+	CMPQ         AX, R10
+	JAE          indexAboveAVX512_loopend2
+
+indexAboveAVX512_loop1:
+	VCMPPS   $0x11, (SI)(AX*4), Z15, K2
+	VCMPPS   $0x11, 64(SI)(AX*4), Z15, K3
+	VCMPPS   $0x11, 128(SI)(AX*4), Z15, K4
+	VCMPPS   $0x11, 192(SI)(AX*4), Z15, K5
+	KORW     K2, K3, K6
+	KORW     K4, K5, K7
+	KORW     K6, K7, K6
+	KORTESTW K6, K6
+	JZ       indexAboveAVX512_next3
+	KMOVW    K2, R12
+	TESTL    R12, R12
+	JZ       indexAboveAVX512_miss4
+	TZCNTL   R12, R12
+	ADDQ     AX, R12
+	MOVQ     R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss4:
+	KMOVW  K3, R12
+	TESTL  R12, R12
+	JZ     indexAboveAVX512_miss5
+	TZCNTL R12, R12
+	ADDQ   AX, R12
+	ADDQ   $0x00000010, R12
+	MOVQ   R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss5:
+	KMOVW  K4, R12
+	TESTL  R12, R12
+	JZ     indexAboveAVX512_miss6
+	TZCNTL R12, R12
+	ADDQ   AX, R12
+	ADDQ   $0x00000020, R12
+	MOVQ   R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss6:
+	KMOVW  K5, R12
+	TESTL  R12, R12
+	JZ     indexAboveAVX512_miss7
+	TZCNTL R12, R12
+	ADDQ   AX, R12
+	ADDQ   $0x00000030, R12
+	MOVQ   R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss7:
+indexAboveAVX512_next3:
+	ADDQ $0x00000040, AX
+	CMPQ AX, R10
+	JB   indexAboveAVX512_loop1
+
+indexAboveAVX512_loopend2:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  indexAboveAVX512_loopend9
+
+indexAboveAVX512_loop8:
+	VCMPPS   $0x11, (SI)(AX*4), Z15, K2
+	KORTESTW K2, K2
+	JZ       indexAboveAVX512_next10
+	KMOVW    K2, R12
+	TESTL    R12, R12
+	JZ       indexAboveAVX512_miss11
+	TZCNTL   R12, R12
+	ADDQ     AX, R12
+	MOVQ     R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss11:
+indexAboveAVX512_next10:
+	ADDQ $0x00000010, AX
+	CMPQ AX, R10
+	JB   indexAboveAVX512_loop8
+
+indexAboveAVX512_loopend9:
+	MOVQ     CX, R11
+	SUBQ     AX, R11
+	JZ       indexAboveAVX512_done12
+	MOVL     $0xffffffff, R12
+	BZHIL    R11, R12, R12
+	KMOVW    R12, K1
+	VCMPPS   $0x11, (SI)(AX*4), Z15, K1, K2
+	KORTESTW K2, K2
+	JZ       indexAboveAVX512_next13
+	KMOVW    K2, R12
+	TESTL    R12, R12
+	JZ       indexAboveAVX512_miss14
+	TZCNTL   R12, R12
+	ADDQ     AX, R12
+	MOVQ     R12, ret+32(FP)
+	VZEROUPPER
+	RET
+
+indexAboveAVX512_miss14:
+indexAboveAVX512_next13:
+indexAboveAVX512_done12:
+	MOVQ CX, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotGatherAVX512(q []float32, base []float32, offs []int32, out []float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotGatherAVX512(SB), NOSPLIT, $0-96
+	MOVQ q_base+0(FP), SI
+	MOVQ q_len+8(FP), CX
+	MOVQ base_base+24(FP), DI
+	MOVQ offs_base+48(FP), R8
+	MOVQ offs_len+56(FP), R9
+	MOVQ out_base+72(FP), DX
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	XORQ BX, BX
+
+dotGatherAVX512_keys1:
+	CMPQ    BX, R9
+	JAE     dotGatherAVX512_done2
+	MOVLQSX (R8)(BX*4), R13
+	LEAQ    (DI)(R13*4), R14
+	VXORPS  Z0, Z0, Z0
+	VXORPS  Z1, Z1, Z1
+	VXORPS  Z2, Z2, Z2
+	VXORPS  Z3, Z3, Z3
+	XORQ    AX, AX
+	CMPQ    AX, R10
+	JAE     dotGatherAVX512_l4end4
+
+dotGatherAVX512_l43:
+	VMOVUPS     (SI)(AX*4), Z4
+	VFMADD231PS (R14)(AX*4), Z4, Z0
+	VMOVUPS     64(SI)(AX*4), Z5
+	VFMADD231PS 64(R14)(AX*4), Z5, Z1
+	VMOVUPS     128(SI)(AX*4), Z6
+	VFMADD231PS 128(R14)(AX*4), Z6, Z2
+	VMOVUPS     192(SI)(AX*4), Z7
+	VFMADD231PS 192(R14)(AX*4), Z7, Z3
+	ADDQ        $0x00000040, AX
+	CMPQ        AX, R10
+	JB          dotGatherAVX512_l43
+
+dotGatherAVX512_l4end4:
+	CMPQ AX, CX
+	JAE  dotGatherAVX512_reduce6
+
+dotGatherAVX512_l15:
+	VMOVUPS     (SI)(AX*4), Z4
+	VFMADD231PS (R14)(AX*4), Z4, Z0
+	ADDQ        $0x00000010, AX
+	CMPQ        AX, CX
+	JB          dotGatherAVX512_l15
+
+dotGatherAVX512_reduce6:
+	VADDPS        Z1, Z0, Z0
+	VADDPS        Z3, Z2, Z2
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y4
+	VADDPS        Y4, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X4
+	VADDPS        X4, X0, X0
+	VPERMILPS     $0x4e, X0, X4
+	VADDPS        X4, X0, X0
+	VPERMILPS     $0xb1, X0, X4
+	VADDPS        X4, X0, X0
+	VMOVSS        X0, (DX)(BX*4)
+	INCQ          BX
+	JMP           dotGatherAVX512_keys1
+
+dotGatherAVX512_done2:
+	VZEROUPPER
+	RET
+
+// func axpyGatherAVX512(p []float32, base []float32, offs []int32, o []float32)
+// Requires: AVX, AVX512F
+TEXT ·axpyGatherAVX512(SB), NOSPLIT, $0-96
+	MOVQ p_base+0(FP), SI
+	MOVQ base_base+24(FP), DI
+	MOVQ offs_base+48(FP), R8
+	MOVQ offs_len+56(FP), R9
+	MOVQ o_base+72(FP), DX
+	MOVQ o_len+80(FP), CX
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	XORQ AX, AX
+
+axpyGatherAVX512_grp2:
+	CMPQ    AX, R10
+	JAE     axpyGatherAVX512_grpend3
+	VMOVUPS (DX)(AX*4), Z0
+	VMOVUPS 64(DX)(AX*4), Z1
+	VMOVUPS 128(DX)(AX*4), Z2
+	VMOVUPS 192(DX)(AX*4), Z3
+	LEAQ    (DI)(AX*4), R14
+	XORQ    BX, BX
+
+axpyGatherAVX512_keys4:
+	CMPQ         BX, R9
+	JAE          axpyGatherAVX512_keysend5
+	MOVLQSX      (R8)(BX*4), R13
+	VBROADCASTSS (SI)(BX*4), Z4
+	VFMADD231PS  (R14)(R13*4), Z4, Z0
+	VFMADD231PS  64(R14)(R13*4), Z4, Z1
+	VFMADD231PS  128(R14)(R13*4), Z4, Z2
+	VFMADD231PS  192(R14)(R13*4), Z4, Z3
+	INCQ         BX
+	JMP          axpyGatherAVX512_keys4
+
+axpyGatherAVX512_keysend5:
+	VMOVUPS Z0, (DX)(AX*4)
+	VMOVUPS Z1, 64(DX)(AX*4)
+	VMOVUPS Z2, 128(DX)(AX*4)
+	VMOVUPS Z3, 192(DX)(AX*4)
+	ADDQ    $0x00000040, AX
+	JMP     axpyGatherAVX512_grp2
+
+axpyGatherAVX512_grpend3:
+axpyGatherAVX512_grp6:
+	CMPQ    AX, CX
+	JAE     axpyGatherAVX512_grpend7
+	VMOVUPS (DX)(AX*4), Z0
+	LEAQ    (DI)(AX*4), R14
+	XORQ    BX, BX
+
+axpyGatherAVX512_keys8:
+	CMPQ         BX, R9
+	JAE          axpyGatherAVX512_keysend9
+	MOVLQSX      (R8)(BX*4), R13
+	VBROADCASTSS (SI)(BX*4), Z4
+	VFMADD231PS  (R14)(R13*4), Z4, Z0
+	INCQ         BX
+	JMP          axpyGatherAVX512_keys8
+
+axpyGatherAVX512_keysend9:
+	VMOVUPS Z0, (DX)(AX*4)
+	ADDQ    $0x00000010, AX
+	JMP     axpyGatherAVX512_grp6
+
+axpyGatherAVX512_grpend7:
+	VZEROUPPER
+	RET
+
+// func reluAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·reluAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	XORQ AX, AX
+	MOVQ CX, R10
+	ANDQ $-64, R10
+	CMPQ AX, R10
+	JAE  reluAVX512_loopend2
+
+reluAVX512_loop1:
+	VMOVUPS (SI)(AX*4), Z0
+	VPSRAD  $0x1f, Z0, Z4
+	VPANDND Z0, Z4, Z4
+	VCMPPS  $0x03, Z0, Z0, K2
+	VMOVAPS Z0, K2, Z4
+	VMOVUPS Z4, (DI)(AX*4)
+	VMOVUPS 64(SI)(AX*4), Z1
+	VPSRAD  $0x1f, Z1, Z5
+	VPANDND Z1, Z5, Z5
+	VCMPPS  $0x03, Z1, Z1, K2
+	VMOVAPS Z1, K2, Z5
+	VMOVUPS Z5, 64(DI)(AX*4)
+	VMOVUPS 128(SI)(AX*4), Z2
+	VPSRAD  $0x1f, Z2, Z6
+	VPANDND Z2, Z6, Z6
+	VCMPPS  $0x03, Z2, Z2, K2
+	VMOVAPS Z2, K2, Z6
+	VMOVUPS Z6, 128(DI)(AX*4)
+	VMOVUPS 192(SI)(AX*4), Z3
+	VPSRAD  $0x1f, Z3, Z7
+	VPANDND Z3, Z7, Z7
+	VCMPPS  $0x03, Z3, Z3, K2
+	VMOVAPS Z3, K2, Z7
+	VMOVUPS Z7, 192(DI)(AX*4)
+	ADDQ    $0x00000040, AX
+	CMPQ    AX, R10
+	JB      reluAVX512_loop1
+
+reluAVX512_loopend2:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  reluAVX512_loopend4
+
+reluAVX512_loop3:
+	VMOVUPS (SI)(AX*4), Z0
+	VPSRAD  $0x1f, Z0, Z4
+	VPANDND Z0, Z4, Z4
+	VCMPPS  $0x03, Z0, Z0, K2
+	VMOVAPS Z0, K2, Z4
+	VMOVUPS Z4, (DI)(AX*4)
+	ADDQ    $0x00000010, AX
+	CMPQ    AX, R10
+	JB      reluAVX512_loop3
+
+reluAVX512_loopend4:
+	MOVQ      CX, R11
+	SUBQ      AX, R11
+	JZ        reluAVX512_done5
+	MOVL      $0xffffffff, R12
+	BZHIL     R11, R12, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI)(AX*4), K1, Z0
+	VPSRAD    $0x1f, Z0, Z4
+	VPANDND   Z0, Z4, Z4
+	VCMPPS    $0x03, Z0, Z0, K2
+	VMOVAPS   Z0, K2, Z4
+	VMOVUPS   Z4, K1, (DI)(AX*4)
+
+reluAVX512_done5:
 	VZEROUPPER
 	RET
 

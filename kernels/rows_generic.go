@@ -67,6 +67,49 @@ func LogSoftmaxRef[T Float](dst, src []T) {
 	}
 }
 
+// DotGatherRef is the plain reference for DotGather.
+func DotGatherRef[T Float](q, base []T, offs []int32, out []T) {
+	for j, off := range offs {
+		var s T
+		for i, v := range q {
+			s += v * base[int(off)+i]
+		}
+		out[j] = s
+	}
+}
+
+// AxpyGatherRef is the plain reference for AxpyGather.
+func AxpyGatherRef[T Float](p, base []T, offs []int32, o []T) {
+	for j, off := range offs {
+		for i := range o {
+			o[i] += p[j] * base[int(off)+i]
+		}
+	}
+}
+
+// ReLURef is the plain reference for ReLU, without a branch per element: the bits of x are
+// cleared when its sign bit is set, and a NaN of either sign is put back.
+func ReLURef(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		b := int32(math.Float32bits(v))
+		dst[i] = math.Float32frombits(uint32(b) & uint32(^(b >> 31)))
+		if v != v { // rare: the branch is predicted
+			dst[i] = v
+		}
+	}
+}
+
+// IndexAboveRef is the plain reference for IndexAbove.
+func IndexAboveRef[T Float](x []T, thr T) int {
+	for i, v := range x {
+		if v > thr {
+			return i
+		}
+	}
+	return len(x)
+}
+
 // AddConstRef is the plain reference for the addConst row kernel: dst[i] = src[i] + c.
 func AddConstRef[T Float](dst, src []T, c T) {
 	for i, v := range src {

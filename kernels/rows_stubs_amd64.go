@@ -24,6 +24,24 @@ func softmaxAVX2(dst []float32, src []float32, mask []float32) bool
 // the maximum is -Inf it returns it and sum 0. len(src) > 0.
 func maxSumExpAVX2(src []float32) (max float32, sum float32)
 
+// indexAboveAVX2 returns the index of the first element greater than thr (NaN never is), or
+// len(src) when there is none.
+func indexAboveAVX2(src []float32, thr float32) int
+
+// dotGatherAVX2 computes out[j] = Σ q[i]·base[offs[j]+i] over i < len(q) for j < len(offs): a query's
+// scores against keys anywhere in base. len(q) is a multiple of the vector width; the
+// caller checks the offsets and len(out) ≥ len(offs).
+func dotGatherAVX2(q []float32, base []float32, offs []int32, out []float32)
+
+// axpyGatherAVX2 computes o[i] += Σ p[j]·base[offs[j]+i] over j < len(offs) for i < len(o): attention's
+// weighted sum of values anywhere in base. len(o) is a multiple of the vector width; the
+// caller checks the offsets and len(p) ≥ len(offs).
+func axpyGatherAVX2(p []float32, base []float32, offs []int32, o []float32)
+
+// reluAVX2 computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;
+// len(dst) ≥ len(src).
+func reluAVX2(dst []float32, src []float32)
+
 // addConstAVX2 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX2(dst []float32, src []float32, c float32)
 
@@ -55,6 +73,24 @@ func softmaxAVX512(dst []float32, src []float32, mask []float32) bool
 // maxSumExpAVX512 returns the row maximum and Σ e^(src[i] - max) (for log-softmax and log-sum-exp); when
 // the maximum is -Inf it returns it and sum 0. len(src) > 0.
 func maxSumExpAVX512(src []float32) (max float32, sum float32)
+
+// indexAboveAVX512 returns the index of the first element greater than thr (NaN never is), or
+// len(src) when there is none.
+func indexAboveAVX512(src []float32, thr float32) int
+
+// dotGatherAVX512 computes out[j] = Σ q[i]·base[offs[j]+i] over i < len(q) for j < len(offs): a query's
+// scores against keys anywhere in base. len(q) is a multiple of the vector width; the
+// caller checks the offsets and len(out) ≥ len(offs).
+func dotGatherAVX512(q []float32, base []float32, offs []int32, out []float32)
+
+// axpyGatherAVX512 computes o[i] += Σ p[j]·base[offs[j]+i] over j < len(offs) for i < len(o): attention's
+// weighted sum of values anywhere in base. len(o) is a multiple of the vector width; the
+// caller checks the offsets and len(p) ≥ len(offs).
+func axpyGatherAVX512(p []float32, base []float32, offs []int32, o []float32)
+
+// reluAVX512 computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;
+// len(dst) ≥ len(src).
+func reluAVX512(dst []float32, src []float32)
 
 // addConstAVX512 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX512(dst []float32, src []float32, c float32)

@@ -965,3 +965,219 @@ func BenchmarkLogSoftmax(b *testing.B) {
 		return func() { LogSoftmax(dst, src) }
 	})
 }
+
+// TestIndexAbove runs every variant against IndexAboveRef; the cells past the end of the row
+// hold +Inf, so a read beyond it would be found.
+func TestIndexAbove(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(10, 1))
+		impl := indexAbove.Get()
+		inf := float32(math.Inf(1))
+		for _, n := range rowLengths() {
+			for off := 0; off < rowOffsets; off++ {
+				buf := alignedFloats(off + n + 48)
+				for i := range buf {
+					buf[i] = inf
+				}
+				x := buf[off : off+n]
+				copy(x, uniform(r, n, -1, 1))
+				for _, thr := range []float32{2, 0.999, 0.5, -2, float32(math.NaN()), inf} {
+					if got, want := impl(x, thr), IndexAboveRef(x, thr); got != want {
+						t.Fatalf("n=%d off=%d thr=%v: %d, want %d", n, off, thr, got, want)
+					}
+				}
+				if n > 0 {
+					// one hit at every position in turn, with NaN and equal values before it
+					for p := 0; p < n; p += 1 + n/37 {
+						y := make([]float32, n)
+						for i := range y {
+							y[i] = float32(i % 3)
+							if i%7 == 3 {
+								y[i] = float32(math.NaN())
+							}
+						}
+						y[p] = 5
+						copy(x, y)
+						if got := impl(x, 2); got != p {
+							t.Fatalf("n=%d off=%d: hit at %d found at %d", n, off, p, got)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func argMaxRef(x []float32) int {
+	best := 0
+	for j, v := range x {
+		if v > x[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// topKRef is the insertion the decoder used before TopK.
+func topKRef(x []float32, k int) []int {
+	k = min(k, len(x))
+	idx := make([]int, 0, k+1)
+	for j, v := range x {
+		if len(idx) == k && v <= x[idx[k-1]] {
+			continue
+		}
+		p := len(idx)
+		for p > 0 && x[idx[p-1]] < v {
+			p--
+		}
+		idx = append(idx, 0)
+		copy(idx[p+1:], idx[p:])
+		idx[p] = j
+		if len(idx) > k {
+			idx = idx[:k]
+		}
+	}
+	return idx
+}
+
+func TestArgMaxTopK(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(11, 1))
+		nan := float32(math.NaN())
+		for _, n := range []int{0, 1, 2, 3, 7, 16, 17, 100, 1000, 8000} {
+			for trial := 0; trial < 20; trial++ {
+				x := uniform(r, n, -5, 5)
+				switch trial % 5 {
+				case 1: // many ties
+					for i := range x {
+						x[i] = float32(int(x[i]))
+					}
+				case 2: // NaNs
+					for i := 0; i < n; i += 5 {
+						x[i] = nan
+					}
+				case 3: // ascending: a new maximum at every element
+					for i := range x {
+						x[i] = float32(i)
+					}
+				case 4: // -Inf everywhere but a few
+					for i := range x {
+						if i%50 != 7 {
+							x[i] = float32(math.Inf(-1))
+						}
+					}
+				}
+				if got, want := ArgMax(x), argMaxRef(x); got != want {
+					t.Fatalf("n=%d trial %d: ArgMax %d, want %d", n, trial, got, want)
+				}
+				for _, k := range []int{1, 2, 4, 8, 40} {
+					got, want := TopK([]int{-1}, x, k), topKRef(x, k)
+					if !slices.Equal(got[1:], want) || got[0] != -1 {
+						t.Fatalf("n=%d trial %d k=%d: TopK %v, want %v", n, trial, k, got[1:], want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestGather runs DotGather and AxpyGather, every variant, against a float64 oracle over head
+// widths 0…160, key counts 0…40 and scattered, repeated and boundary offsets; the cells of base
+// outside the addressed runs are NaN, so a stray read shows.
+func TestGather(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(12, 1))
+		nan := float32(math.NaN())
+		for d := 0; d <= 160; d += 1 + d/16 {
+			for _, n := range []int{0, 1, 2, 3, 5, 8, 17, 40} {
+				size := (n + 3) * (d + 5)
+				base := make([]float32, size)
+				for i := range base {
+					base[i] = nan
+				}
+				offs := make([]int32, n)
+				for j := range offs {
+					offs[j] = int32(r.IntN(size - d + 1))
+					if j%4 == 3 {
+						offs[j] = offs[j-1] // the same key twice
+					}
+					if j == 2 {
+						offs[j] = int32(size - d) // the very end
+					}
+				}
+				for _, off := range offs {
+					for i := 0; i < d; i++ {
+						base[int(off)+i] = float32(r.Float64()*2 - 1)
+					}
+				}
+				q := uniform(r, d, -1, 1)
+				p := uniform(r, n, 0, 1)
+				out := make([]float32, n+1)
+				out[n] = 7
+				DotGather(q, base, offs, out[:n])
+				o0 := uniform(r, d, -1, 1)
+				o := append([]float32(nil), o0...)
+				AxpyGather(p, base, offs, o)
+				if out[n] != 7 {
+					t.Fatalf("d=%d n=%d: DotGather wrote past out", d, n)
+				}
+				for j, off := range offs {
+					var s, a float64
+					for i := 0; i < d; i++ {
+						s += float64(q[i]) * float64(base[int(off)+i])
+						a += math.Abs(float64(q[i]) * float64(base[int(off)+i]))
+					}
+					if math.Abs(float64(out[j])-s) > 1e-6*(a+1) {
+						t.Fatalf("d=%d n=%d: out[%d] = %v, want %v", d, n, j, out[j], s)
+					}
+				}
+				for i := 0; i < d; i++ {
+					s, a := float64(o0[i]), math.Abs(float64(o0[i]))
+					for j, off := range offs {
+						s += float64(p[j]) * float64(base[int(off)+i])
+						a += math.Abs(float64(p[j]) * float64(base[int(off)+i]))
+					}
+					if math.Abs(float64(o[i])-s) > 1e-6*(a+1) {
+						t.Fatalf("d=%d n=%d: o[%d] = %v, want %v", d, n, i, o[i], s)
+					}
+				}
+			}
+		}
+		// Offsets that leave base are refused.
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("DotGather accepted an offset past the end")
+				}
+			}()
+			DotGather(make([]float32, 16), make([]float32, 20), []int32{5}, make([]float32, 1))
+		}()
+	})
+}
+
+func TestReLU(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(13, 1))
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
+			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+		for _, n := range rowLengths() {
+			src := uniform(r, n, -5, 5)
+			for i := 0; i < n; i += 3 {
+				src[i] = special[(i/3)%len(special)]
+			}
+			want := make([]float32, n)
+			ReLURef(want, src)
+			for off := 0; off < rowOffsets; off++ {
+				gs, gd := guarded(src, off), testutil.NewGuarded(n, (off+5)%rowOffsets)
+				reluImpl.Get()(gd.Data(), gs.Data())
+				checkGuards(t, "relu", gs, gd)
+				checkUnchanged(t, "relu", gs, src)
+				for i, g := range gd.Data() {
+					if math.Float32bits(g) != math.Float32bits(want[i]) && !(g != g && want[i] != want[i]) {
+						t.Fatalf("n=%d off=%d: relu(%v) = %v, want %v", n, off, src[i], g, want[i])
+					}
+				}
+			}
+		}
+	})
+}

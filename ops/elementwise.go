@@ -298,18 +298,8 @@ func activateBackward[T Float](x, dy, dx []T, act Activation) {
 	}
 }
 
-// relu is max(x, 0) without a branch per element: NaN stays NaN (as torch.relu), −0 and
-// negatives become +0.
-func relu(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		b := int32(math.Float32bits(v))
-		dst[i] = math.Float32frombits(uint32(b) & uint32(^(b >> 31)))
-		if v != v { // a NaN of either sign stays NaN (rare: the branch is predicted)
-			dst[i] = v
-		}
-	}
-}
+// relu is max(x, 0) as torch.relu: NaN stays NaN, −0 and negatives become +0.
+func relu(dst, src []float32) { kernels.ReLU(dst, src[:len(dst)]) }
 
 // reluBackward32 adds dy where x > 0 or x is NaN (PyTorch's threshold_backward zeroes the
 // gradient only where x <= 0), without a branch per element (half would be mispredicted):

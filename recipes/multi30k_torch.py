@@ -16,6 +16,7 @@ Usage (Debian's python3 has torch 1.13; pyenv's python3 on PATH does not):
       [--threads 1] [--sentences 256]
   /usr/bin/python3 recipes/multi30k_torch.py --self-test
   /usr/bin/python3 recipes/multi30k_torch.py --export-go GODIR --out DIR [--tokenizer tok.json]
+  /usr/bin/python3 recipes/multi30k_torch.py --import-go GODIR --out DIR
 
 Outputs in DIR: model.pt (best weights: {"state_dict", "config", ...}, written atomically),
 hyp.greedy.ids.jsonl and hyp.beam4.ids.jsonl (one JSON array of ids per validation line, in
@@ -148,6 +149,9 @@ def parse_args(argv):
     p.add_argument("--self-test", action="store_true", help="check the model, loss and decoding; about a minute")
     p.add_argument("--export-go", metavar="GODIR", help="write DIR/model.pt as a Go model directory")
     p.add_argument("--tokenizer", help="tokenizer.json to copy into --export-go's directory")
+    p.add_argument("--import-go", metavar="GODIR",
+                   help="write a Go model directory (config.json, model.safetensors) as DIR/model.pt, "
+                        "so that --bench-decode decodes with the very same weights")
     a = p.parse_args(argv)
     if a.threads is not None and not (1 <= a.threads <= 256):
         raise UsageError("--threads %d: want 1..256" % a.threads)
@@ -1341,6 +1345,36 @@ def export_go(a):
     log("wrote %s (config.json, model.safetensors%s)" % (a.export_go, ", tokenizer.json" if a.tokenizer else ""))
 
 
+def import_go(a):
+    if not a.out:
+        raise UsageError("--import-go needs --out DIR")
+    cfg_path = os.path.join(a.import_go, "config.json")
+    st_path = os.path.join(a.import_go, "model.safetensors")
+    for path in (cfg_path, st_path):
+        if not os.path.isfile(path):
+            raise UsageError("%s: no such file (a Go model directory holds config.json and model.safetensors)" % path)
+    with open(cfg_path) as f:
+        raw = json.load(f)
+    cfg = dict(MODEL_DEFAULTS)
+    unknown = sorted(k for k in raw if k not in cfg)
+    if unknown:
+        raise UsageError("%s: fields this script does not know: %s" % (cfg_path, ", ".join(unknown)))
+    cfg.update(raw)
+    validate_model_config(cfg)
+    Seq2Seq = build_model_class()
+    model = Seq2Seq(cfg)
+    tensors, meta = read_safetensors(st_path)
+    try:
+        load_go_state(model, tensors)
+    except ValueError as e:
+        raise UsageError("%s: %s" % (st_path, e))
+    model.eval()
+    os.makedirs(a.out, exist_ok=True)
+    save_model_atomic(os.path.join(a.out, "model.pt"), model, model.state_dict(),
+                      {"imported_from": os.path.abspath(a.import_go), "step": meta.get("step", "")})
+    log("wrote %s from %s" % (os.path.join(a.out, "model.pt"), a.import_go))
+
+
 # ---------------------------------------------------------------------------------------------
 # Self-test.
 
@@ -1640,6 +1674,9 @@ def main(argv):
             return self_test(a)
         if a.export_go:
             export_go(a)
+            return 0
+        if a.import_go:
+            import_go(a)
             return 0
         if a.bench_decode:
             bench_decode(a)

@@ -154,6 +154,20 @@ func genRows(ctx *build.Context) {
 		genMaxSumExp(newRowFn(ctx, s, "maxSumExp", "func(src []float32) (max, sum float32)",
 			"returns the row maximum and Σ e^(src[i] - max) (for log-softmax and log-sum-exp); when",
 			"the maximum is -Inf it returns it and sum 0. len(src) > 0."))
+		genIndexAbove(newRowFn(ctx, s, "indexAbove", "func(src []float32, thr float32) int",
+			"returns the index of the first element greater than thr (NaN never is), or",
+			"len(src) when there is none."))
+		genDotGather(newRowFn(ctx, s, "dotGather", "func(q, base []float32, offs []int32, out []float32)",
+			"computes out[j] = Σ q[i]·base[offs[j]+i] over i < len(q) for j < len(offs): a query's",
+			"scores against keys anywhere in base. len(q) is a multiple of the vector width; the",
+			"caller checks the offsets and len(out) ≥ len(offs)."))
+		genAxpyGather(newRowFn(ctx, s, "axpyGather", "func(p, base []float32, offs []int32, o []float32)",
+			"computes o[i] += Σ p[j]·base[offs[j]+i] over j < len(offs) for i < len(o): attention's",
+			"weighted sum of values anywhere in base. len(o) is a multiple of the vector width; the",
+			"caller checks the offsets and len(p) ≥ len(offs)."))
+		genReLU(newRowFn(ctx, s, "relu", "func(dst, src []float32)",
+			"computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;",
+			"len(dst) ≥ len(src)."))
 		genAddConst(newRowFn(ctx, s, "addConst", "func(dst, src []float32, c float32)",
 			"computes dst[i] = src[i] + c; len(dst) ≥ len(src)."))
 		genLayerNorm(newRowFn(ctx, s, "layerNorm",
@@ -873,6 +887,232 @@ func genMaxSumExp(f *rowFn) {
 	c.Label(noMax)
 	c.VXORPS(f.v(0).AsX(), f.v(0).AsX(), f.v(0).AsX())
 	c.Store(f.v(0).AsX(), c.Return("sum"))
+	f.ret()
+}
+
+// genIndexAbove compares four vectors a step (thr < x, ordered: false for NaN) and stops at
+// the first step with a hit, which it then locates vector by vector.
+func genIndexAbove(f *rowFn) {
+	c := f.ctx
+	src, n := RSI, RCX
+	c.Load(c.Param("src").Base(), src)
+	c.Load(c.Param("src").Len(), n)
+	thr := f.v(15)
+	c.VBROADCASTSS(rowArg(c, "thr"), thr)
+	out := retAddr(c, 0)
+	const ltOQ = 0x11
+	masks := []OpmaskPhysical{K2, K3, K4, K5}
+	f.loop(n, 4, f.v(14), func(us []int, t *rowTail) {
+		next := f.newLabel("next")
+		if f.isa.wide {
+			for _, u := range us {
+				if t == nil {
+					c.VCMPPS(U8(ltOQ), f.elem(src, u), thr, masks[u])
+				} else {
+					c.VCMPPS(U8(ltOQ), f.elem(src, u), thr, t.k, masks[u])
+				}
+			}
+			any := masks[0]
+			if len(us) == 4 {
+				c.KORW(K2, K3, K6)
+				c.KORW(K4, K5, K7)
+				c.KORW(K6, K7, K6)
+				any = K6
+			}
+			c.KORTESTW(any, any)
+			c.JZ(LabelRef(next))
+			for _, u := range us {
+				c.KMOVW(masks[u], R12L)
+				f.found(u, out)
+			}
+		} else {
+			for _, u := range us {
+				v := f.v(u)
+				if t == nil {
+					c.VCMPPS(U8(ltOQ), f.elem(src, u), thr, v)
+				} else {
+					f.load(f.elem(src, u), v, t)
+					c.VCMPPS(U8(ltOQ), v, thr, v)
+					c.VANDPS(t.y, v, v)
+				}
+			}
+			any := f.v(0)
+			if len(us) == 4 {
+				any = f.v(4)
+				c.VORPS(f.v(0), f.v(1), any)
+				c.VORPS(f.v(2), any, any)
+				c.VORPS(f.v(3), any, any)
+			}
+			c.VMOVMSKPS(any, R12L)
+			c.TESTL(R12L, R12L)
+			c.JZ(LabelRef(next))
+			for _, u := range us {
+				c.VMOVMSKPS(f.v(u), R12L)
+				f.found(u, out)
+			}
+		}
+		c.Label(next)
+	})
+	c.MOVQ(n, out)
+	f.ret()
+}
+
+// genDotGather walks the keys; for each it sums q·key four vectors at a time into four
+// accumulators (then one at a time), and reduces them to out[j].
+func genDotGather(f *rowFn) {
+	c := f.ctx
+	q, base, offs, n, out, d := RSI, RDI, R8, R9, RDX, RCX
+	j, i, off, key, lim := RBX, RAX, R13, R14, R10
+	c.Load(c.Param("q").Base(), q)
+	c.Load(c.Param("q").Len(), d)
+	c.Load(c.Param("base").Base(), base)
+	c.Load(c.Param("offs").Base(), offs)
+	c.Load(c.Param("offs").Len(), n)
+	c.Load(c.Param("out").Base(), out)
+	L, B := f.isa.lanes, f.isa.bytes()
+	acc := []VecPhysical{f.v(0), f.v(1), f.v(2), f.v(3)}
+	tmp := []VecPhysical{f.v(4), f.v(5), f.v(6), f.v(7)}
+	c.MOVQ(d, lim)
+	c.ANDQ(I32(-4*L), lim)
+	c.XORQ(j, j)
+	keys, done := f.newLabel("keys"), f.newLabel("done")
+	l4, l4end, l1, red := f.newLabel("l4"), f.newLabel("l4end"), f.newLabel("l1"), f.newLabel("reduce")
+	c.Label(keys)
+	c.CMPQ(j, n)
+	c.JAE(LabelRef(done))
+	c.MOVLQSX(Mem{Base: offs, Index: j, Scale: 4}, off)
+	c.LEAQ(Mem{Base: base, Index: off, Scale: 4}, key)
+	for _, a := range acc {
+		c.VXORPS(a, a, a)
+	}
+	c.XORQ(i, i)
+	c.CMPQ(i, lim)
+	c.JAE(LabelRef(l4end))
+	c.Label(l4)
+	for u := range acc {
+		c.VMOVUPS(Mem{Base: q, Index: i, Scale: 4, Disp: u * B}, tmp[u])
+		c.VFMADD231PS(Mem{Base: key, Index: i, Scale: 4, Disp: u * B}, tmp[u], acc[u])
+	}
+	c.ADDQ(U32(4*L), i)
+	c.CMPQ(i, lim)
+	c.JB(LabelRef(l4))
+	c.Label(l4end)
+	c.CMPQ(i, d)
+	c.JAE(LabelRef(red))
+	c.Label(l1)
+	c.VMOVUPS(Mem{Base: q, Index: i, Scale: 4}, tmp[0])
+	c.VFMADD231PS(Mem{Base: key, Index: i, Scale: 4}, tmp[0], acc[0])
+	c.ADDQ(U32(L), i)
+	c.CMPQ(i, d)
+	c.JB(LabelRef(l1))
+	c.Label(red)
+	c.VADDPS(acc[1], acc[0], acc[0])
+	c.VADDPS(acc[3], acc[2], acc[2])
+	c.VADDPS(acc[2], acc[0], acc[0])
+	f.reduce(c.VADDPS, acc[0], tmp[0])
+	c.VMOVSS(acc[0].AsX(), Mem{Base: out, Index: j, Scale: 4})
+	c.INCQ(j)
+	c.JMP(LabelRef(keys))
+	c.Label(done)
+	f.ret()
+}
+
+// genAxpyGather keeps four vectors of o in registers (then one) while it walks the values.
+func genAxpyGather(f *rowFn) {
+	c := f.ctx
+	p, base, offs, n, o, d := RSI, RDI, R8, R9, RDX, RCX
+	j, i, off, col, lim := RBX, RAX, R13, R14, R10
+	c.Load(c.Param("p").Base(), p)
+	c.Load(c.Param("base").Base(), base)
+	c.Load(c.Param("offs").Base(), offs)
+	c.Load(c.Param("offs").Len(), n)
+	c.Load(c.Param("o").Base(), o)
+	c.Load(c.Param("o").Len(), d)
+	L, B := f.isa.lanes, f.isa.bytes()
+	acc := []VecPhysical{f.v(0), f.v(1), f.v(2), f.v(3)}
+	w := f.v(4)
+	c.MOVQ(d, lim)
+	c.ANDQ(I32(-4*L), lim)
+	c.XORQ(i, i)
+	done := f.newLabel("done")
+	for _, width := range []int{4, 1} {
+		grp, grpEnd, kl, kend := f.newLabel("grp"), f.newLabel("grpend"), f.newLabel("keys"), f.newLabel("keysend")
+		end := lim
+		if width == 1 {
+			end = d
+		}
+		c.Label(grp)
+		c.CMPQ(i, end)
+		c.JAE(LabelRef(grpEnd))
+		for u := 0; u < width; u++ {
+			c.VMOVUPS(Mem{Base: o, Index: i, Scale: 4, Disp: u * B}, acc[u])
+		}
+		c.LEAQ(Mem{Base: base, Index: i, Scale: 4}, col)
+		c.XORQ(j, j)
+		c.Label(kl)
+		c.CMPQ(j, n)
+		c.JAE(LabelRef(kend))
+		c.MOVLQSX(Mem{Base: offs, Index: j, Scale: 4}, off)
+		c.VBROADCASTSS(Mem{Base: p, Index: j, Scale: 4}, w)
+		for u := 0; u < width; u++ {
+			c.VFMADD231PS(Mem{Base: col, Index: off, Scale: 4, Disp: u * B}, w, acc[u])
+		}
+		c.INCQ(j)
+		c.JMP(LabelRef(kl))
+		c.Label(kend)
+		for u := 0; u < width; u++ {
+			c.VMOVUPS(acc[u], Mem{Base: o, Index: i, Scale: 4, Disp: u * B})
+		}
+		c.ADDQ(U32(width*L), i)
+		c.JMP(LabelRef(grp))
+		c.Label(grpEnd)
+	}
+	c.Label(done)
+	f.ret()
+}
+
+// found returns rowIdx + u·lanes + (lowest set bit of R12L) when R12L is not zero.
+func (f *rowFn) found(u int, out Mem) {
+	c := f.ctx
+	miss := f.newLabel("miss")
+	c.TESTL(R12L, R12L)
+	c.JZ(LabelRef(miss))
+	c.TZCNTL(R12L, R12L)
+	c.ADDQ(rowIdx, R12)
+	if u > 0 {
+		c.ADDQ(U32(u*f.isa.lanes), R12)
+	}
+	c.MOVQ(R12, out)
+	f.ret()
+	c.Label(miss)
+}
+
+// genReLU clears the bits of elements whose sign bit is set (x & ^(x>>31)), then puts NaNs
+// back.
+func genReLU(f *rowFn) {
+	c := f.ctx
+	dst, src, n := RDI, RSI, RCX
+	c.Load(c.Param("dst").Base(), dst)
+	c.Load(c.Param("src").Base(), src)
+	c.Load(c.Param("src").Len(), n)
+	f.loop(n, 4, f.v(15), func(us []int, t *rowTail) {
+		for _, u := range us {
+			v, sgn := f.v(u), f.v(4+u)
+			f.load(f.elem(src, u), v, t)
+			if f.isa.wide {
+				c.VPSRAD(U8(31), v, sgn)
+				c.VPANDND(v, sgn, sgn)
+				c.VCMPPS(U8(3), v, v, K2) // unordered: NaN
+				c.VMOVAPS(v, K2, sgn)
+			} else {
+				c.VPSRAD(U8(31), v, sgn)
+				c.VPANDN(v, sgn, sgn)
+				c.VCMPPS(U8(3), v, v, f.v(8+u))
+				c.VBLENDVPS(f.v(8+u), v, sgn, sgn)
+			}
+			f.store(sgn, f.elem(dst, u), t)
+		}
+	})
 	f.ret()
 }
 

@@ -37,10 +37,13 @@ type fastSession struct {
 	srcLen         int
 	rowSrc         []int
 
-	// Self-attention pages: qkv[l][t] is layer l's (rows_t, 3C) product of step t; hist[t][r]
-	// is the row of page t that belongs to current row r.
-	qkv  [][][]float32
-	hist [][]int32
+	// Self-attention pages: layer l's (rows_t, 3C) q/k/v product of step t is
+	// arena[l][pageOff[l][t]:], and hist[t][r] is the row of page t that belongs to current
+	// row r. A layer's pages share one arena so that attention can address all of them from
+	// one base (kernels.DotGather); the arena doubles when full.
+	arena   [][]float32
+	pageOff [][]int
+	hist    [][]int32
 
 	x, h, q, o, f, logits, out []float32
 	scores                     [][]float32 // per worker
@@ -56,7 +59,8 @@ func (m *Model) beginFast(src [][]int) (*fastSession, error) {
 	for i := range s.rowSrc {
 		s.rowSrc[i] = i
 	}
-	s.qkv = make([][][]float32, len(m.Decoder.Layers))
+	s.arena = make([][]float32, len(m.Decoder.Layers))
+	s.pageOff = make([][]int, len(m.Decoder.Layers))
 	if cfg.Arch != EncoderDecoder {
 		return s, nil
 	}
@@ -86,6 +90,10 @@ func (m *Model) beginFast(src [][]int) (*fastSession, error) {
 	s.srcPad, s.srcLen = m.PadMask(t), width
 	e := enc.Value.Contiguous().F32()
 	n := len(src) * width
+	if n*s.c > math.MaxInt32 {
+		c.Done(enc)
+		return nil, fmt.Errorf("transformer: %d sources of %d tokens are too many to decode at once", len(src), width)
+	}
 	for _, l := range m.Decoder.Layers {
 		a := l.CrossAttn
 		k, v := make([]float32, n*s.c), make([]float32, n*s.c)
@@ -163,6 +171,10 @@ func (s *fastSession) Step(tokens []int) ([]float32, error) {
 			xr[j] = er[j]*scale + posRow[j]
 		}
 	}
+	// Attention addresses the caches with int32 offsets (kernels.DotGather).
+	if len(s.arena) > 0 && len(s.arena[0])+R*3*C > math.MaxInt32 {
+		return nil, fmt.Errorf("transformer: the decoding cache of %d rows × %d positions is too large", R, s.pos+1)
+	}
 	// This step's page of every layer, and the identity row map for it.
 	id := make([]int32, R)
 	for i := range id {
@@ -172,8 +184,7 @@ func (s *fastSession) Step(tokens []int) ([]float32, error) {
 	s.h, s.o, s.q = grow32(s.h, R*C), grow32(s.o, R*C), grow32(s.q, R*C)
 	for li, l := range dec.Layers {
 		// Self-attention: this step's q/k/v product becomes the layer's new page.
-		page := make([]float32, R*3*C)
-		s.qkv[li] = append(s.qkv[li], page)
+		page := s.newPage(li, R*3*C)
 		linearCatInto(page, s.normIn(l.SelfAttnNorm), R, C, l.SelfAttn)
 		s.selfAttend(li, page)
 		linearInto(s.x, s.o, R, C, l.SelfAttn.OutProj, true)
@@ -252,9 +263,7 @@ func activate(x []float32, a ops.Activation) {
 		v := x[lo:hi]
 		switch a {
 		case ops.ReLU:
-			for i, e := range v {
-				v[i] = max(e, 0)
-			}
+			kernels.ReLU(v, v)
 		case ops.GELU:
 			kernels.GELU(v, v)
 		case ops.GELUTanh:
@@ -285,65 +294,76 @@ func linearCatInto(y, x []float32, n, in int, a *nn.MultiHeadAttention) {
 	kernels.GemmPacked(false, n, 1, x[:n*in], in, w, 1, y[:n*out], out)
 }
 
+// newPage appends a page of n floats to layer li's arena and returns it.
+func (s *fastSession) newPage(li, n int) []float32 {
+	a := s.arena[li]
+	off := len(a)
+	if off+n > cap(a) {
+		b := make([]float32, off, max(2*cap(a), off+n, 4096))
+		copy(b, a)
+		a = b
+	}
+	s.arena[li] = a[:off+n]
+	s.pageOff[li] = append(s.pageOff[li], off)
+	return s.arena[li][off : off+n]
+}
+
 // selfAttend writes into s.o the attention of every row's new query (in page, this step's
 // q/k/v product) over the row's keys and values of all steps so far.
 func (s *fastSession) selfAttend(li int, page []float32) {
 	C, d, H := s.c, s.d, s.cfg.Heads
 	T := len(s.hist)
 	scale := float32(1 / math.Sqrt(float64(d)))
-	pages := s.qkv[li]
+	arena, offs0 := s.arena[li], s.pageOff[li]
+	keys, vals := arena[C:], arena[2*C:]
 	kernels.ParallelFor(s.rows*H, max(1, 256/max(T, 1)), func(lo, hi int) {
 		p := make([]float32, T)
+		offs := make([]int32, T)
 		for rh := lo; rh < hi; rh++ {
 			r, h := rh/H, rh%H
 			q := page[r*3*C+h*d : r*3*C+(h+1)*d]
-			for t := 0; t < T; t++ {
-				base := int(s.hist[t][r])*3*C + h*d
-				p[t] = kernels.Dot(q, pages[t][base+C:base+C+d]) * scale
+			for t := range offs {
+				offs[t] = int32(offs0[t] + int(s.hist[t][r])*3*C + h*d)
 			}
+			kernels.DotGather(q, keys, offs, p)
+			kernels.Scale(scale, p)
 			kernels.Softmax(p, p, nil)
 			o := s.o[r*C+h*d : r*C+(h+1)*d]
 			clear(o)
-			for t := 0; t < T; t++ {
-				base := int(s.hist[t][r])*3*C + h*d
-				kernels.Axpy(p[t], pages[t][base+2*C:base+2*C+d], o)
-			}
+			kernels.AxpyGather(p, vals, offs, o)
 		}
 	})
 }
 
 // crossAttend writes into s.o the attention of every row's query q over its source's encoder
-// keys and values (padding masked).
+// keys and values (padding left out).
 func (s *fastSession) crossAttend(li int, q []float32) {
 	C, d, H, S := s.c, s.d, s.cfg.Heads, s.srcLen
 	scale := float32(1 / math.Sqrt(float64(d)))
 	K, V := s.crossK[li], s.crossV[li]
-	ninf := float32(math.Inf(-1))
 	kernels.ParallelFor(s.rows*H, max(1, 256/max(S, 1)), func(lo, hi int) {
 		p := make([]float32, S)
+		offs := make([]int32, 0, S)
 		for rh := lo; rh < hi; rh++ {
 			r, h := rh/H, rh%H
 			src := s.rowSrc[r]
-			qh := q[r*C+h*d : r*C+(h+1)*d]
 			pad := s.srcPad[src*S : (src+1)*S]
-			for j := 0; j < S; j++ {
-				if pad[j] {
-					p[j] = ninf
-					continue
+			offs = offs[:0]
+			for j, isPad := range pad {
+				if !isPad {
+					offs = append(offs, int32((src*S+j)*C+h*d))
 				}
-				base := (src*S+j)*C + h*d
-				p[j] = kernels.Dot(qh, K[base:base+d]) * scale
 			}
-			kernels.Softmax(p, p, nil)
 			o := s.o[r*C+h*d : r*C+(h+1)*d]
 			clear(o)
-			for j := 0; j < S; j++ {
-				if pad[j] {
-					continue
-				}
-				base := (src*S+j)*C + h*d
-				kernels.Axpy(p[j], V[base:base+d], o)
+			if len(offs) == 0 {
+				continue // an empty source: nothing to attend to
 			}
+			ps := p[:len(offs)]
+			kernels.DotGather(q[r*C+h*d:r*C+(h+1)*d], K, offs, ps)
+			kernels.Scale(scale, ps)
+			kernels.Softmax(ps, ps, nil)
+			kernels.AxpyGather(ps, V, offs, o)
 		}
 	})
 }
