@@ -11,7 +11,11 @@
 # 2. evaluate it on the 1,014 validation sentences: BLEU and chrF (sacreBLEU 2.x defaults,
 #    cased, detokenized), greedy and beam 4, and the decoding speed at batch 1 and batch 32
 #    on one thread;
-# 3. with PEER=1, train recipes/multi30k_torch.py (PyTorch, same sizes, tokenizer, data,
+# 3. when Debian's python3-torch is installed: the decoding speed of PyTorch 1.13 with the very
+#    same weights (recipes/multi30k_torch.py --import-go, then --bench-decode) beside ours on
+#    the first 256 validation sentences, greedy and beam 4, batch 1 and 32, one thread,
+#    medians of 3 runs each, as ratios;
+# 4. with PEER=1, train recipes/multi30k_torch.py (PyTorch, same sizes, tokenizer, data,
 #    schedule and budget) and score its greedy and beam-4 output the same way.
 #
 # Everything lands in RUN_DIR; summary.txt has the figures.
@@ -54,6 +58,46 @@ for line in open(sys.argv[1]):
 PY
 } | tee "$run/summary.txt"
 
+PY=/usr/bin/python3
+export LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+if "$PY" -c "import torch" 2>/dev/null; then
+  same="$run/torch-same-weights"
+  mkdir -p "$same"
+  head -n 256 "$run/val.en" > "$same/src.en"
+  head -n 256 "$run/val.de" > "$same/ref.de"
+  "$bin" tokenize --tokenizer "$run/model/tokenizer.json" --json --no-special < "$same/src.en" > "$same/src.en.jsonl"
+  "$PY" recipes/multi30k_torch.py --import-go "$run/model" --out "$same" 2> "$same/log"
+  "$PY" recipes/multi30k_torch.py --bench-decode --out "$same" --valid-src "$same/src.en.jsonl" --threads 1 \
+    > "$same/torch.jsonl" 2>> "$same/log"
+  : > "$same/go.jsonl"
+  for rep in 1 2 3; do
+    for beam in 1 4; do
+      for batch in 1 32; do
+        "$bin" eval --task translation --model "$run/model" --src "$same/src.en" --ref "$same/ref.de" \
+          --beam "$beam" --batch "$batch" --threads 1 --json >> "$same/go.jsonl"
+      done
+    done
+  done
+  "$PY" - "$same/go.jsonl" "$same/torch.jsonl" <<'PY' | tee -a "$run/summary.txt"
+import json, statistics, sys
+go = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    go.setdefault((r["beam"], r["batch"]), []).append(r["tokens_per_s"])
+torch = {}
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    kind, b = r["name"].split("/")[1].rsplit("-b", 1)
+    torch[(1 if kind == "greedy" else int(kind[4:]), int(b))] = r["value"]
+print("decoding, the same weights, first 256 validation sentences, 1 thread (tokens/s, medians of 3):")
+for key in sorted(go):
+    g, t = statistics.median(go[key]), torch.get(key)
+    name = "greedy" if key[0] == 1 else "beam %d" % key[0]
+    ratio = "%.2fx" % (g / t) if t else "n/a"
+    print(f"  {name:7s} batch {key[1]:>2}: optiformer {g:7.0f}   PyTorch 1.13 {t or float('nan'):7.0f}   {ratio}")
+PY
+fi
+
 if [ "${PEER:-0}" = 1 ]; then
   peer="$run/torch"
   mkdir -p "$peer"
@@ -64,11 +108,11 @@ if [ "${PEER:-0}" = 1 ]; then
     done
   done
   vocab=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['vocab_size'])" "$run/model/config.json")
-  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 recipes/multi30k_torch.py \
+  "$PY" recipes/multi30k_torch.py \
     --config recipes/multi30k-en-de.json --train-src "$peer/train.en.jsonl" --train-tgt "$peer/train.de.jsonl" \
     --valid-src "$peer/val.en.jsonl" --valid-tgt "$peer/val.de.jsonl" --vocab-size "$vocab" \
     --out "$peer" --threads 2 2>"$peer/train.log"
-  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 recipes/multi30k_torch.py \
+  "$PY" recipes/multi30k_torch.py \
     --bench-decode --out "$peer" --valid-src "$peer/val.en.jsonl" --threads 1 > "$peer/decode.jsonl"
   {
     echo "PyTorch peer"
