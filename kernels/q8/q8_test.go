@@ -1,0 +1,272 @@
+package q8
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randRow(r *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * scale)
+	}
+	return x
+}
+
+// TestQ8_0 checks ggml's rule on a row with known values, then the error bound and the byte
+// round trip on random rows.
+func TestQ8_0(t *testing.T) {
+	x := make([]float32, 64)
+	for i := range x[:32] {
+		x[i] = float32(i) - 15.5 // max |x| 15.5, at both ends
+	}
+	x[32+5] = -3 // second block: a single non-zero value
+	b := make([]BlockQ8_0, 2)
+	QuantizeRowQ8_0(b, x)
+	d := float32(15.5) / 127 // 0.12204…, float16 0.1220703125 (0x2fd0)
+	if b[0].D != f16(d) || b[0].D != 0x2fd0 {
+		t.Fatalf("block 0 scale %#x (%v), want float16 of %v", b[0].D, F16ToF32(b[0].D), d)
+	}
+	for i, q := range b[0].Qs {
+		want := int8(math.Round(float64(x[i] * (1 / d))))
+		if q != want {
+			t.Fatalf("qs[%d] = %d, want %d", i, q, want)
+		}
+	}
+	if b[0].Qs[0] != -127 || b[0].Qs[31] != 127 || b[0].Qs[16] != 4 {
+		t.Fatalf("qs[0] %d, qs[16] %d, qs[31] %d; want -127 4 127", b[0].Qs[0], b[0].Qs[16], b[0].Qs[31])
+	}
+	for j, q := range b[1].Qs {
+		if (j == 5) != (q != 0) || (j == 5 && q != -127) {
+			t.Fatalf("block 1 qs[%d] = %d", j, q)
+		}
+	}
+	zero := make([]BlockQ8_0, 1)
+	QuantizeRowQ8_0(zero, make([]float32, 32))
+	if zero[0].D != 0 || zero[0].Qs != [32]int8{} {
+		t.Fatal("a zero block is not all zero")
+	}
+
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{32, 64, 4096} {
+		x := randRow(r, n, 3)
+		blocks := make([]BlockQ8_0, n/32)
+		QuantizeRowQ8_0(blocks, x)
+		y := make([]float32, n)
+		DequantizeRowQ8_0(y, blocks)
+		for i := range x {
+			d := float64(F16ToF32(blocks[i/32].D))
+			// half a step, plus the float16 rounding of d (relative 2^-11) over 127 steps
+			if math.Abs(float64(y[i]-x[i])) > d/2+127*d*math.Pow(2, -11)+1e-7 {
+				t.Fatalf("n=%d: x[%d] = %v came back as %v (d %v)", n, i, x[i], y[i], d)
+			}
+		}
+		raw := AppendQ8_0(nil, blocks)
+		if len(raw) != len(blocks)*BlockQ8_0Bytes {
+			t.Fatalf("%d bytes for %d blocks", len(raw), len(blocks))
+		}
+		back, err := ParseQ8_0(raw)
+		if err != nil || len(back) != len(blocks) {
+			t.Fatal(err)
+		}
+		for i := range back {
+			if back[i] != blocks[i] {
+				t.Fatalf("block %d changed in the byte round trip", i)
+			}
+		}
+	}
+	if _, err := ParseQ8_0(make([]byte, 35)); err == nil {
+		t.Fatal("35 bytes parsed as Q8_0")
+	}
+}
+
+func TestQ4_0(t *testing.T) {
+	// ggml's rule: the value of largest magnitude m gives d = m/-8 and maps to q = 0.
+	x := make([]float32, 32)
+	for i := range x {
+		x[i] = float32(i%16) - 4 // in [-4, 11]; m = 11 at i = 15
+	}
+	b := make([]BlockQ4_0, 1)
+	QuantizeRowQ4_0(b, x)
+	d := float32(11) / -8
+	if b[0].D != f16(d) {
+		t.Fatalf("scale %v, want %v", F16ToF32(b[0].D), d)
+	}
+	id := 1 / d
+	for j := 0; j < 16; j++ {
+		q0 := min(15, int8(x[j]*id+8.5))
+		q1 := min(15, int8(x[j+16]*id+8.5))
+		if b[0].Qs[j] != uint8(q0)|uint8(q1)<<4 {
+			t.Fatalf("qs[%d] = %#x, want %#x", j, b[0].Qs[j], uint8(q0)|uint8(q1)<<4)
+		}
+	}
+	if b[0].Qs[15]&15 != 0 {
+		t.Fatalf("the largest value quantized to %d, want 0", b[0].Qs[15]&15)
+	}
+	y := make([]float32, 32)
+	DequantizeRowQ4_0(y, b)
+	if y[15] != 8*-F16ToF32(b[0].D) {
+		t.Fatalf("the largest value came back as %v", y[15])
+	}
+
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{32, 128, 4096} {
+		x := randRow(r, n, 2)
+		blocks := make([]BlockQ4_0, n/32)
+		QuantizeRowQ4_0(blocks, x)
+		y := make([]float32, n)
+		DequantizeRowQ4_0(y, blocks)
+		for i := range x {
+			d := math.Abs(float64(F16ToF32(blocks[i/32].D)))
+			// half a step inside the range, a whole step at the clamped end (−m lands on 7d)
+			if math.Abs(float64(y[i]-x[i])) > d+8*d*math.Pow(2, -11)+1e-6 {
+				t.Fatalf("n=%d: x[%d] = %v came back as %v (d %v)", n, i, x[i], y[i], d)
+			}
+		}
+		back, err := ParseQ4_0(AppendQ4_0(nil, blocks))
+		if err != nil || len(back) != len(blocks) {
+			t.Fatal(err)
+		}
+		for i := range back {
+			if back[i] != blocks[i] {
+				t.Fatalf("block %d changed in the byte round trip", i)
+			}
+		}
+	}
+	if _, err := ParseQ4_0(make([]byte, 17)); err == nil {
+		t.Fatal("17 bytes parsed as Q4_0")
+	}
+}
+
+func TestBlockLengthsChecked(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("QuantizeRowQ8_0 took 33 values for one block")
+		}
+	}()
+	QuantizeRowQ8_0(make([]BlockQ8_0, 1), make([]float32, 33))
+}
+
+func TestQuantizeRowSym(t *testing.T) {
+	q := make([]int8, 5)
+	s, err := QuantizeRowSym(q, []float32{-2, 1, 0.5, 2, 1.0 / 127})
+	if err != nil || s != 2.0/127 {
+		t.Fatalf("scale %v, %v", s, err)
+	}
+	// 1·63.5 = 63.5 and 0.5·63.5 = 31.75 and (1/127)·63.5 = 0.5: ties go to even.
+	if want := []int8{-127, 64, 32, 127, 0}; string(bytesOf(q)) != string(bytesOf(want)) {
+		t.Fatalf("got %v, want %v", q, want)
+	}
+	if s, err := QuantizeRowSym(q, make([]float32, 5)); err != nil || s != 0 {
+		t.Fatalf("zero row: %v %v", s, err)
+	}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		if _, err := QuantizeRowSym(q[:2], []float32{1, bad}); err == nil {
+			t.Fatalf("%v quantized without an error", bad)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randRow(r, 1000, 4)
+	q = make([]int8, len(x))
+	s, _ = QuantizeRowSym(q, x)
+	y := make([]float32, len(x))
+	DequantizeRowSym(y, q, s)
+	for i := range x {
+		if math.Abs(float64(y[i]-x[i])) > float64(s)/2*(1+1e-5) {
+			t.Fatalf("x[%d] = %v came back as %v (s %v)", i, x[i], y[i], s)
+		}
+	}
+}
+
+func bytesOf(q []int8) []byte {
+	b := make([]byte, len(q))
+	for i, v := range q {
+		b[i] = byte(v)
+	}
+	return b
+}
+
+func TestGemmRef(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][3]int{{0, 0, 0}, {1, 1, 1}, {3, 5, 7}, {8, 33, 64}, {17, 9, 300}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		lda, ldb, ldc := k+3, k+1, n+2
+		a := make([]int8, m*lda)
+		b := make([]int8, n*ldb)
+		for i := range a {
+			a[i] = int8(r.IntN(256) - 128)
+		}
+		for i := range b {
+			b[i] = int8(r.IntN(256) - 128)
+		}
+		c := make([]int32, m*ldc)
+		for i := range c {
+			c[i] = -1 // padding between rows must stay
+		}
+		GemmRef(m, n, k, a, lda, b, ldb, c, ldc)
+		for i := 0; i < m; i++ {
+			for j := 0; j < ldc; j++ {
+				if j >= n {
+					if c[i*ldc+j] != -1 {
+						t.Fatalf("%v: wrote C padding", sz)
+					}
+					continue
+				}
+				var s int64
+				for p := 0; p < k; p++ {
+					s += int64(a[i*lda+p]) * int64(b[j*ldb+p])
+				}
+				if int64(c[i*ldc+j]) != s {
+					t.Fatalf("%v: C[%d][%d] = %d, want %d", sz, i, j, c[i*ldc+j], s)
+				}
+			}
+		}
+	}
+	// the extreme: -128·-128 summed over MaxK does not overflow
+	k := MaxK
+	a, b, c := make([]int8, k), make([]int8, k), make([]int32, 1)
+	for i := range a {
+		a[i], b[i] = -128, -128
+	}
+	GemmRef(1, 1, k, a, k, b, k, c, 1)
+	if int64(c[0]) != int64(k)*128*128 {
+		t.Fatalf("extreme sum %d, want %d", c[0], int64(k)*128*128)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("GemmRef took a too-short A")
+		}
+	}()
+	GemmRef(2, 1, 4, make([]int8, 7), 4, make([]int8, 4), 4, make([]int32, 2), 1)
+}
+
+func FuzzParseQ4_0(f *testing.F) {
+	f.Add(make([]byte, 18))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		blocks, err := ParseQ4_0(b)
+		if err != nil {
+			return
+		}
+		if got := AppendQ4_0(nil, blocks); string(got) != string(b) {
+			t.Fatal("Q4_0 bytes did not round trip")
+		}
+		y := make([]float32, len(blocks)*BlockSize)
+		DequantizeRowQ4_0(y, blocks)
+	})
+}
+
+func FuzzParseQ8_0(f *testing.F) {
+	f.Add(make([]byte, 34))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		blocks, err := ParseQ8_0(b)
+		if err != nil {
+			return
+		}
+		if got := AppendQ8_0(nil, blocks); string(got) != string(b) {
+			t.Fatal("Q8_0 bytes did not round trip")
+		}
+	})
+}
