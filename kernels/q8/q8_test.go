@@ -4,6 +4,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/optiformer/optiformer/internal/cpu"
+	"github.com/optiformer/optiformer/internal/testutil"
+	"github.com/optiformer/optiformer/kernels"
 )
 
 func randRow(r *rand.Rand, n int, scale float64) []float32 {
@@ -269,4 +273,79 @@ func FuzzParseQ8_0(f *testing.F) {
 			t.Fatal("Q8_0 bytes did not round trip")
 		}
 	})
+}
+
+// TestGemm runs every variant of Gemm against GemmRef: exact equality over shapes around the
+// tile (6 rows × 64 columns) and k-group (4) edges, strides, extreme values and thread counts.
+func TestGemm(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(9, 10))
+		for _, m := range []int{0, 1, 2, 5, 6, 7, 12, 13, 33} {
+			for _, n := range []int{0, 1, 15, 16, 17, 63, 64, 65, 130} {
+				for _, k := range []int{0, 1, 3, 4, 5, 8, 63, 64, 65, 300} {
+					lda, ldb, ldc := k+r.IntN(3), k+r.IntN(3), n+r.IntN(3)
+					a := make([]int8, max(0, (m-1)*lda+k))
+					b := make([]int8, max(0, (n-1)*ldb+k))
+					extreme := r.IntN(4) == 0
+					for i := range a {
+						a[i] = int8(r.IntN(256) - 128)
+						if extreme {
+							a[i] = -128
+						}
+					}
+					for i := range b {
+						b[i] = int8(r.IntN(256) - 128)
+						if extreme {
+							b[i] = int8(127 - 255*(i%2))
+						}
+					}
+					want := make([]int32, max(0, (m-1)*ldc+n))
+					GemmRef(m, n, k, a, lda, b, ldb, want, ldc)
+					p := Pack(b, n, k, ldb)
+					for _, threads := range []int{1, 2} {
+						old := kernels.SetThreads(threads)
+						got := make([]int32, len(want))
+						for i := range got {
+							got[i] = 77 // padding cells must keep it
+						}
+						Gemm(m, a, lda, p, got, ldc)
+						kernels.SetThreads(old)
+						for i := 0; i < m; i++ {
+							for j := 0; j < ldc && i*ldc+j < len(got); j++ {
+								g := got[i*ldc+j]
+								if j >= n {
+									if g != 77 {
+										t.Fatalf("m=%d n=%d k=%d: wrote padding at [%d][%d]", m, n, k, i, j)
+									}
+								} else if g != want[i*ldc+j] {
+									t.Fatalf("m=%d n=%d k=%d threads=%d: C[%d][%d] = %d, want %d", m, n, k, threads, i, j, g, want[i*ldc+j])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkGemm128x768x3072(b *testing.B) {
+	const m, k, n = 128, 768, 3072
+	r := rand.New(rand.NewPCG(1, 1))
+	a := make([]int8, m*k)
+	w := make([]int8, n*k)
+	for i := range a {
+		a[i] = int8(r.IntN(255) - 127)
+	}
+	for i := range w {
+		w[i] = int8(r.IntN(255) - 127)
+	}
+	p := Pack(w, n, k, k)
+	c := make([]int32, m*n)
+	defer kernels.SetThreads(kernels.SetThreads(1))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Gemm(m, a, k, p, c, n)
+	}
+	b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 }

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The int8 GEMM micro-kernels of package kernels/q8 (AVX-512 VNNI).
+//
+// VPDPBUSD multiplies unsigned bytes by signed bytes, four at a time, and adds the four
+// products into each int32 lane. The weights are the unsigned operand: packing stores b+128
+// (b XOR 0x80), and the caller subtracts 128·Σ_p a[i][p] from row i afterwards, so the result
+// is the exact Σ a·b. The activations are the signed operand, four bytes of a row broadcast to
+// every lane.
+//
+// A packed panel is 64 output columns: for each group of four k, four zmm of 16 columns × 4
+// bytes (column c, k 4g+t at byte 4c+t), 256 bytes per group. A tile is mr ≤ 6 rows × 64
+// columns: 24 accumulators, 4 weight registers, 2 broadcast registers. Per group it loads 4
+// weight vectors and mr broadcasts and issues 4·mr VPDPBUSD, so it is bound by VPDPBUSD
+// throughput (two a cycle) rather than loads.
+
+func init() { register("gemm", "q8", genQ8Gemm) }
+
+const q8MR = 6
+
+func genQ8Gemm(ctx *build.Context) {
+	for mr := 1; mr <= q8MR; mr++ {
+		genQ8Tile(ctx, mr)
+	}
+}
+
+var q8zmm = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
+
+func genQ8Tile(c *build.Context, mr int) {
+	name := fmt.Sprintf("gemmVNNIm%d", mr)
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32, accumulate bool)")
+	c.Doc(name+" computes a tile of "+fmt.Sprint(mr)+" rows × 64 columns:",
+		"C[i][j] (+)= Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, from a packed panel b",
+		"(see the package comment); it stores the first ncols ≤ 64 columns of each row at",
+		"cp + i·ldc, adding to them when accumulate is set.")
+	kg, off, bp, cptr, ldc, lda := RCX, RSI, RDI, RDX, R9, R8
+	rows := []GPPhysical{RAX, R10, R11, R12, R13, R14}
+	c.Load(c.Param("kg"), kg)
+	c.Load(c.Param("a"), rows[0])
+	c.Load(c.Param("lda"), lda)
+	c.Load(c.Param("b"), bp)
+	c.Load(c.Param("cp"), cptr)
+	c.Load(c.Param("ldc"), ldc)
+	for r := 1; r < mr; r++ {
+		c.LEAQ(Mem{Base: rows[r-1], Index: lda, Scale: 1}, rows[r])
+	}
+	acc := func(r, j int) VecPhysical { return q8zmm[4*r+j] }
+	for r := 0; r < mr; r++ {
+		for j := 0; j < 4; j++ {
+			c.VPXORD(acc(r, j), acc(r, j), acc(r, j))
+		}
+	}
+	c.XORQ(off, off)
+	loop, store := name+"_loop", name+"_store"
+	c.TESTQ(kg, kg)
+	c.JZ(LabelRef(store))
+	c.Label(loop)
+	w := q8zmm[24:28]
+	for j := 0; j < 4; j++ {
+		c.VMOVDQU32(Mem{Base: bp, Disp: 64 * j}, w[j])
+	}
+	for r := 0; r < mr; r++ {
+		bc := q8zmm[28+r%2]
+		c.VPBROADCASTD(Mem{Base: rows[r], Index: off, Scale: 1}, bc)
+		for j := 0; j < 4; j++ {
+			c.VPDPBUSD(bc, w[j], acc(r, j))
+		}
+	}
+	c.ADDQ(U8(4), off)
+	c.ADDQ(U32(256), bp)
+	c.DECQ(kg)
+	c.JNZ(LabelRef(loop))
+
+	c.Label(store)
+	// Column masks K1…K4 from ncols: lanes [16j, 16j+16) that are below ncols.
+	n, t, ones := RBX, R15, RSI
+	c.Load(c.Param("ncols"), n)
+	c.MOVL(U32(0xffff), ones.As32())
+	masks := []OpmaskPhysical{K1, K2, K3, K4}
+	for j := 0; j < 4; j++ {
+		// t = clamp(n − 16j, 0, 16)
+		c.MOVQ(n, t)
+		if j > 0 {
+			c.SUBQ(U8(16*j), t)
+		}
+		zero, done := fmt.Sprintf("%s_m%dzero", name, j), fmt.Sprintf("%s_m%ddone", name, j)
+		c.CMPQ(t, U8(0))
+		c.JLE(LabelRef(zero))
+		c.CMPQ(t, U8(16))
+		c.JLE(LabelRef(done))
+		c.MOVQ(U32(16), t)
+		c.JMP(LabelRef(done))
+		c.Label(zero)
+		c.XORQ(t, t)
+		c.Label(done)
+		c.BZHIL(t.As32(), ones.As32(), t.As32())
+		c.KMOVW(t.As32(), masks[j])
+	}
+	// Subtract each row's correction (128·Σ_p a[i][p] removes the +128 of the packing).
+	cr := RDI
+	c.Load(c.Param("corr"), cr)
+	for r := 0; r < mr; r++ {
+		c.VPBROADCASTD(Mem{Base: cr, Disp: 4 * r}, q8zmm[28])
+		for j := 0; j < 4; j++ {
+			c.VPSUBD(q8zmm[28], acc(r, j), acc(r, j))
+		}
+	}
+	c.SHLQ(U8(2), ldc) // bytes
+	c.Load(c.Param("accumulate"), t.As8())
+	plain := name + "_plain"
+	c.TESTB(t.As8(), t.As8())
+	c.JZ(LabelRef(plain))
+	for r := 0; r < mr; r++ {
+		for j := 0; j < 4; j++ {
+			m := Mem{Base: cptr, Disp: 64 * j}
+			c.VPADDD(m, acc(r, j), masks[j], acc(r, j))
+			c.VMOVDQU32(acc(r, j), masks[j], m)
+		}
+		if r+1 < mr {
+			c.ADDQ(ldc, cptr)
+		}
+	}
+	c.VZEROUPPER()
+	c.RET()
+	c.Label(plain)
+	for r := 0; r < mr; r++ {
+		for j := 0; j < 4; j++ {
+			c.VMOVDQU32(acc(r, j), masks[j], Mem{Base: cptr, Disp: 64 * j})
+		}
+		if r+1 < mr {
+			c.ADDQ(ldc, cptr)
+		}
+	}
+	c.VZEROUPPER()
+	c.RET()
+}
