@@ -349,3 +349,58 @@ func BenchmarkGemm128x768x3072(b *testing.B) {
 	}
 	b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 }
+
+// TestLinearDynamic checks the int8 Linear against its reference (bit-identical, every
+// variant) and against the float64 product (the quantization error stays within its bound).
+func TestLinearDynamic(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(11, 12))
+		for _, sz := range [][3]int{{1, 64, 96}, {7, 33, 130}, {32, 256, 256}} {
+			m, in, out := sz[0], sz[1], sz[2]
+			x := randRow(r, m*in, 1)
+			wf := randRow(r, out*in, 0.05)
+			bias := randRow(r, out, 0.1)
+			w, err := QuantizeWeights(wf, out, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, ref := make([]float32, m*out), make([]float32, m*out)
+			if err := LinearDynamic(y, x, m, w, bias); err != nil {
+				t.Fatal(err)
+			}
+			if err := LinearDynamicRef(ref, x, m, w, bias); err != nil {
+				t.Fatal(err)
+			}
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v: y[%d] = %v, reference %v", sz, i, y[i], ref[i])
+				}
+			}
+			for i := 0; i < m; i++ {
+				var xmax float64
+				for _, v := range x[i*in : (i+1)*in] {
+					xmax = math.Max(xmax, math.Abs(float64(v)))
+				}
+				for j := 0; j < out; j++ {
+					var exact, bound float64
+					for p := 0; p < in; p++ {
+						a, b := float64(x[i*in+p]), float64(wf[j*in+p])
+						exact += a * b
+						// each factor is off by at most half a step
+						bound += math.Abs(a)*float64(w.Scale[j])/2 + math.Abs(b)*xmax/127/2 + xmax/127*float64(w.Scale[j])/4
+					}
+					exact += float64(bias[j])
+					if got := float64(y[i*out+j]); math.Abs(got-exact) > bound+1e-5 {
+						t.Fatalf("%v: y[%d][%d] = %v, float64 %v (bound %v)", sz, i, j, got, exact, bound)
+					}
+				}
+			}
+			if m > 1 {
+				x[in+3] = float32(math.NaN())
+				if err := LinearDynamic(y, x, m, w, bias); err == nil {
+					t.Fatalf("%v: NaN input accepted", sz)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,97 @@
+package q8
+
+import (
+	"fmt"
+
+	"github.com/optiformer/optiformer/kernels"
+)
+
+// Weights is a Linear layer's weight (out, in) quantized symmetrically per output channel
+// (row): W[j][p] ≈ Scale[j]·q[j][p], packed for Gemm.
+type Weights struct {
+	Scale  []float32 // per output channel
+	Q      []int8    // (out, in), row-major: kept for saving and for the reference
+	Packed *Packed
+}
+
+// QuantizeWeights quantizes w (out rows of in values) per output channel with
+// QuantizeRowSym. A NaN or infinite weight is an error.
+func QuantizeWeights(w []float32, out, in int) (*Weights, error) {
+	if out < 0 || in < 0 || len(w) != out*in {
+		panic(fmt.Sprintf("q8: QuantizeWeights: %d values for %d×%d", len(w), out, in))
+	}
+	qw := &Weights{Scale: make([]float32, out), Q: make([]int8, out*in)}
+	for j := 0; j < out; j++ {
+		s, err := QuantizeRowSym(qw.Q[j*in:(j+1)*in], w[j*in:(j+1)*in])
+		if err != nil {
+			return nil, fmt.Errorf("q8: weight row %d: %w", j, err)
+		}
+		qw.Scale[j] = s
+	}
+	qw.Packed = Pack(qw.Q, out, in, in)
+	return qw, nil
+}
+
+// LinearDynamic computes y = x·Wᵀ + bias for m rows of x (m, in) with int8 arithmetic: each
+// row of x is quantized on the fly (QuantizeRowSym: dynamic, per token), multiplied exactly in
+// int32 (Gemm), and scaled back: y[i][j] = float32(C[i][j])·(sx[i]·Scale[j]) + bias[j]. bias may
+// be nil. A row of x holding NaN or ±Inf is an error (it has no int8 value).
+func LinearDynamic(y, x []float32, m int, w *Weights, bias []float32) error {
+	in, out := w.Packed.K(), w.Packed.N()
+	if len(x) != m*in || len(y) != m*out || (bias != nil && len(bias) != out) {
+		panic(fmt.Sprintf("q8: LinearDynamic: x %d, y %d, bias %d for %d rows of %d→%d", len(x), len(y), len(bias), m, in, out))
+	}
+	qx := make([]int8, m*in)
+	sx := make([]float32, m)
+	errs := make([]error, m)
+	kernels.ParallelFor(m, max(1, 4096/max(in, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sx[i], errs[i] = QuantizeRowSym(qx[i*in:(i+1)*in], x[i*in:(i+1)*in])
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("q8: LinearDynamic: input row %d: %w", i, err)
+		}
+	}
+	c := make([]int32, m*out)
+	Gemm(m, qx, in, w.Packed, c, out)
+	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
+		}
+	})
+	return nil
+}
+
+// dequantRow is y[j] = float32(c[j])·(s·scale[j]) + bias[j] (bias may be nil).
+func dequantRow(y []float32, c []int32, s float32, scale, bias []float32) {
+	for j, v := range c {
+		f := float32(v) * float32(s*scale[j])
+		if bias != nil {
+			f += bias[j]
+		}
+		y[j] = f
+	}
+}
+
+// LinearDynamicRef is LinearDynamic by the references (GemmRef on the unpacked weights), for
+// tests: the two give bit-identical outputs.
+func LinearDynamicRef(y, x []float32, m int, w *Weights, bias []float32) error {
+	in, out := w.Packed.K(), w.Packed.N()
+	qx := make([]int8, m*in)
+	sx := make([]float32, m)
+	for i := 0; i < m; i++ {
+		s, err := QuantizeRowSym(qx[i*in:(i+1)*in], x[i*in:(i+1)*in])
+		if err != nil {
+			return fmt.Errorf("q8: LinearDynamic: input row %d: %w", i, err)
+		}
+		sx[i] = s
+	}
+	c := make([]int32, m*out)
+	GemmRef(m, out, in, qx, in, w.Q, in, c, out)
+	for i := 0; i < m; i++ {
+		dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
+	}
+	return nil
+}
