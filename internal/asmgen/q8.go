@@ -31,6 +31,151 @@ func genQ8Gemm(ctx *build.Context) {
 	for mr := 1; mr <= q8MR; mr++ {
 		genQ8Tile(ctx, mr)
 	}
+	for _, wide := range []bool{false, true} {
+		genAbsMax(ctx, wide)
+		genQuantRow(ctx, wide)
+	}
+}
+
+// q8vec is vector register i of the ISA: ymm for AVX2, zmm for AVX-512.
+func q8vec(wide bool, i int) VecPhysical {
+	if wide {
+		return q8zmm[i]
+	}
+	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
+}
+
+func q8isa(wide bool) (string, int) {
+	if wide {
+		return "AVX512", 16
+	}
+	return "AVX2", 8
+}
+
+// q8hreduce folds the vector v into lane 0 with op (VMAXPS, VADDPS, VPADDD); tmp is scratch.
+func q8hreduce(c *build.Context, wide bool, op func(...Op), v, tmp VecPhysical, integer bool) {
+	if wide {
+		if integer {
+			c.VEXTRACTI64X4(U8(1), v, tmp.AsY())
+		} else {
+			c.VEXTRACTF64X4(U8(1), v, tmp.AsY())
+		}
+		op(tmp.AsY(), v.AsY(), v.AsY())
+	}
+	if integer {
+		c.VEXTRACTI128(U8(1), v.AsY(), tmp.AsX())
+	} else {
+		c.VEXTRACTF128(U8(1), v.AsY(), tmp.AsX())
+	}
+	op(tmp.AsX(), v.AsX(), v.AsX())
+	c.VPSHUFD(U8(0x4e), v.AsX(), tmp.AsX())
+	op(tmp.AsX(), v.AsX(), v.AsX())
+	c.VPSHUFD(U8(0xb1), v.AsX(), tmp.AsX())
+	op(tmp.AsX(), v.AsX(), v.AsX())
+}
+
+// genAbsMax: the largest |x[i]| over whole vectors, and Σ x[i]·0, which is NaN exactly when an
+// element is NaN or infinite.
+func genAbsMax(c *build.Context, wide bool) {
+	isa, L := q8isa(wide)
+	name := "absMax" + isa
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(x []float32) (amax, check float32)")
+	c.Doc(name+" returns max |x[i]| and Σ x[i]·0 (NaN when an element is NaN or ±Inf) over the first",
+		fmt.Sprintf("len(x) − len(x)%%%d elements.", L))
+	x, n, i := RSI, RCX, RAX
+	c.Load(c.Param("x").Base(), x)
+	c.Load(c.Param("x").Len(), n)
+	c.ANDQ(I32(-L), n)
+	v := func(j int) VecPhysical { return q8vec(wide, j) }
+	abs, zero := v(15), v(14)
+	if wide {
+		c.VPTERNLOGD(U8(0xff), abs, abs, abs)
+	} else {
+		c.VPCMPEQD(abs, abs, abs)
+	}
+	c.VPSRLD(U8(1), abs, abs)
+	c.VXORPS(zero, zero, zero)
+	for j := 0; j < 4; j++ {
+		c.VXORPS(v(j), v(j), v(j))
+		c.VXORPS(v(4+j), v(4+j), v(4+j))
+	}
+	c.XORQ(i, i)
+	loop, done := name+"_loop", name+"_done"
+	c.Label(loop)
+	c.CMPQ(i, n)
+	c.JAE(LabelRef(done))
+	t := v(8)
+	c.VANDPS(Mem{Base: x, Index: i, Scale: 4}, abs, t)
+	c.VMAXPS(t, v(0), v(0))
+	c.VFMADD231PS(t, zero, v(4))
+	c.ADDQ(U8(L), i)
+	c.JMP(LabelRef(loop))
+	c.Label(done)
+	q8hreduce(c, wide, c.VMAXPS, v(0), v(9), false)
+	q8hreduce(c, wide, c.VADDPS, v(4), v(9), false)
+	c.Store(v(0).AsX(), c.Return("amax"))
+	c.Store(v(4).AsX(), c.Return("check"))
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// genQuantRow: dst[i] = clamp(RNE(x[i]·inv), −127, 127) over whole vectors, and their sum.
+func genQuantRow(c *build.Context, wide bool) {
+	isa, L := q8isa(wide)
+	name := "quantRow" + isa
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(dst []int8, x []float32, inv float32) int32")
+	c.Doc(name+" sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) (float32 product, rounding to nearest",
+		fmt.Sprintf("even) for the first len(x) − len(x)%%%d elements and returns their sum.", L))
+	dst, x, n, i := RDI, RSI, RCX, RAX
+	c.Load(c.Param("dst").Base(), dst)
+	c.Load(c.Param("x").Base(), x)
+	c.Load(c.Param("x").Len(), n)
+	c.ANDQ(I32(-L), n)
+	v := func(j int) VecPhysical { return q8vec(wide, j) }
+	inv, lo, hi, sum := v(15), v(14), v(13), v(12)
+	c.VBROADCASTSS(rowArg(c, "inv"), inv)
+	c.MOVL(U32(0xffffff81), R8L) // −127
+	c.VMOVD(R8L, lo.AsX())
+	c.VPBROADCASTD(lo.AsX(), lo)
+	c.MOVL(U32(127), R8L)
+	c.VMOVD(R8L, hi.AsX())
+	c.VPBROADCASTD(hi.AsX(), hi)
+	c.VPXOR(sum.AsY(), sum.AsY(), sum.AsY())
+	if wide {
+		c.VPXORD(sum, sum, sum)
+	}
+	c.XORQ(i, i)
+	loop, done := name+"_loop", name+"_done"
+	c.Label(loop)
+	c.CMPQ(i, n)
+	c.JAE(LabelRef(done))
+	a := v(0)
+	c.VMULPS(Mem{Base: x, Index: i, Scale: 4}, inv, a)
+	c.VCVTPS2DQ(a, a)
+	c.VPMAXSD(lo, a, a)
+	c.VPMINSD(hi, a, a)
+	c.VPADDD(a, sum, sum)
+	if wide {
+		c.VPMOVSDB(a, Mem{Base: dst, Index: i, Scale: 1})
+	} else {
+		b := v(1)
+		c.VEXTRACTI128(U8(1), a, b.AsX())
+		c.VPACKSSDW(b.AsX(), a.AsX(), a.AsX())
+		c.VPACKSSWB(a.AsX(), a.AsX(), a.AsX())
+		c.VMOVQ(a.AsX(), Mem{Base: dst, Index: i, Scale: 1})
+	}
+	c.ADDQ(U8(L), i)
+	c.JMP(LabelRef(loop))
+	c.Label(done)
+	q8hreduce(c, wide, c.VPADDD, sum, v(1), true)
+	c.VMOVD(sum.AsX(), R8L)
+	c.Store(R8L, c.ReturnIndex(0))
+	c.VZEROUPPER()
+	c.RET()
 }
 
 var q8zmm = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,

@@ -1176,3 +1176,187 @@ gemmVNNIm6_plain:
 	VMOVDQU32 Z23, K4, 192(DX)
 	VZEROUPPER
 	RET
+
+// func absMaxAVX2(x []float32) (amax float32, check float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·absMaxAVX2(SB), NOSPLIT, $0-32
+	MOVQ     x_base+0(FP), SI
+	MOVQ     x_len+8(FP), CX
+	ANDQ     $-8, CX
+	VPCMPEQD Y15, Y15, Y15
+	VPSRLD   $0x01, Y15, Y15
+	VXORPS   Y14, Y14, Y14
+	VXORPS   Y0, Y0, Y0
+	VXORPS   Y4, Y4, Y4
+	VXORPS   Y1, Y1, Y1
+	VXORPS   Y5, Y5, Y5
+	VXORPS   Y2, Y2, Y2
+	VXORPS   Y6, Y6, Y6
+	VXORPS   Y3, Y3, Y3
+	VXORPS   Y7, Y7, Y7
+	XORQ     AX, AX
+
+absMaxAVX2_loop:
+	CMPQ        AX, CX
+	JAE         absMaxAVX2_done
+	VANDPS      (SI)(AX*4), Y15, Y8
+	VMAXPS      Y8, Y0, Y0
+	VFMADD231PS Y8, Y14, Y4
+	ADDQ        $0x08, AX
+	JMP         absMaxAVX2_loop
+
+absMaxAVX2_done:
+	VEXTRACTF128 $0x01, Y0, X9
+	VMAXPS       X9, X0, X0
+	VPSHUFD      $0x4e, X0, X9
+	VMAXPS       X9, X0, X0
+	VPSHUFD      $0xb1, X0, X9
+	VMAXPS       X9, X0, X0
+	VEXTRACTF128 $0x01, Y4, X9
+	VADDPS       X9, X4, X4
+	VPSHUFD      $0x4e, X4, X9
+	VADDPS       X9, X4, X4
+	VPSHUFD      $0xb1, X4, X9
+	VADDPS       X9, X4, X4
+	MOVSS        X0, amax+24(FP)
+	MOVSS        X4, check+28(FP)
+	VZEROUPPER
+	RET
+
+// func quantRowAVX2(dst []int8, x []float32, inv float32) int32
+// Requires: AVX, AVX2
+TEXT ·quantRowAVX2(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	ANDQ         $-8, CX
+	VBROADCASTSS inv+48(FP), Y15
+	MOVL         $0xffffff81, R8
+	VMOVD        R8, X14
+	VPBROADCASTD X14, Y14
+	MOVL         $0x0000007f, R8
+	VMOVD        R8, X13
+	VPBROADCASTD X13, Y13
+	VPXOR        Y12, Y12, Y12
+	XORQ         AX, AX
+
+quantRowAVX2_loop:
+	CMPQ         AX, CX
+	JAE          quantRowAVX2_done
+	VMULPS       (SI)(AX*4), Y15, Y0
+	VCVTPS2DQ    Y0, Y0
+	VPMAXSD      Y14, Y0, Y0
+	VPMINSD      Y13, Y0, Y0
+	VPADDD       Y0, Y12, Y12
+	VEXTRACTI128 $0x01, Y0, X1
+	VPACKSSDW    X1, X0, X0
+	VPACKSSWB    X0, X0, X0
+	VMOVQ        X0, (DI)(AX*1)
+	ADDQ         $0x08, AX
+	JMP          quantRowAVX2_loop
+
+quantRowAVX2_done:
+	VEXTRACTI128 $0x01, Y12, X1
+	VPADDD       X1, X12, X12
+	VPSHUFD      $0x4e, X12, X1
+	VPADDD       X1, X12, X12
+	VPSHUFD      $0xb1, X12, X1
+	VPADDD       X1, X12, X12
+	VMOVD        X12, R8
+	MOVL         R8, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func absMaxAVX512(x []float32) (amax float32, check float32)
+// Requires: AVX, AVX512DQ, AVX512F, SSE
+TEXT ·absMaxAVX512(SB), NOSPLIT, $0-32
+	MOVQ       x_base+0(FP), SI
+	MOVQ       x_len+8(FP), CX
+	ANDQ       $-16, CX
+	VPTERNLOGD $0xff, Z15, Z15, Z15
+	VPSRLD     $0x01, Z15, Z15
+	VXORPS     Z14, Z14, Z14
+	VXORPS     Z0, Z0, Z0
+	VXORPS     Z4, Z4, Z4
+	VXORPS     Z1, Z1, Z1
+	VXORPS     Z5, Z5, Z5
+	VXORPS     Z2, Z2, Z2
+	VXORPS     Z6, Z6, Z6
+	VXORPS     Z3, Z3, Z3
+	VXORPS     Z7, Z7, Z7
+	XORQ       AX, AX
+
+absMaxAVX512_loop:
+	CMPQ        AX, CX
+	JAE         absMaxAVX512_done
+	VANDPS      (SI)(AX*4), Z15, Z8
+	VMAXPS      Z8, Z0, Z0
+	VFMADD231PS Z8, Z14, Z4
+	ADDQ        $0x10, AX
+	JMP         absMaxAVX512_loop
+
+absMaxAVX512_done:
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VMAXPS        Y9, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VMAXPS        X9, X0, X0
+	VPSHUFD       $0x4e, X0, X9
+	VMAXPS        X9, X0, X0
+	VPSHUFD       $0xb1, X0, X9
+	VMAXPS        X9, X0, X0
+	VEXTRACTF64X4 $0x01, Z4, Y9
+	VADDPS        Y9, Y4, Y4
+	VEXTRACTF128  $0x01, Y4, X9
+	VADDPS        X9, X4, X4
+	VPSHUFD       $0x4e, X4, X9
+	VADDPS        X9, X4, X4
+	VPSHUFD       $0xb1, X4, X9
+	VADDPS        X9, X4, X4
+	MOVSS         X0, amax+24(FP)
+	MOVSS         X4, check+28(FP)
+	VZEROUPPER
+	RET
+
+// func quantRowAVX512(dst []int8, x []float32, inv float32) int32
+// Requires: AVX, AVX2, AVX512F
+TEXT ·quantRowAVX512(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	ANDQ         $-16, CX
+	VBROADCASTSS inv+48(FP), Z15
+	MOVL         $0xffffff81, R8
+	VMOVD        R8, X14
+	VPBROADCASTD X14, Z14
+	MOVL         $0x0000007f, R8
+	VMOVD        R8, X13
+	VPBROADCASTD X13, Z13
+	VPXOR        Y12, Y12, Y12
+	VPXORD       Z12, Z12, Z12
+	XORQ         AX, AX
+
+quantRowAVX512_loop:
+	CMPQ      AX, CX
+	JAE       quantRowAVX512_done
+	VMULPS    (SI)(AX*4), Z15, Z0
+	VCVTPS2DQ Z0, Z0
+	VPMAXSD   Z14, Z0, Z0
+	VPMINSD   Z13, Z0, Z0
+	VPADDD    Z0, Z12, Z12
+	VPMOVSDB  Z0, (DI)(AX*1)
+	ADDQ      $0x10, AX
+	JMP       quantRowAVX512_loop
+
+quantRowAVX512_done:
+	VEXTRACTI64X4 $0x01, Z12, Y1
+	VPADDD        Y1, Y12, Y12
+	VEXTRACTI128  $0x01, Y12, X1
+	VPADDD        X1, X12, X12
+	VPSHUFD       $0x4e, X12, X1
+	VPADDD        X1, X12, X12
+	VPSHUFD       $0xb1, X12, X1
+	VPADDD        X1, X12, X12
+	VMOVD         X12, R8
+	MOVL          R8, ret+56(FP)
+	VZEROUPPER
+	RET

@@ -39,3 +39,19 @@ func gemmVNNIm5(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols in
 // (see the package comment); it stores the first ncols ≤ 64 columns of each row at
 // cp + i·ldc, adding to them when accumulate is set.
 func gemmVNNIm6(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32, accumulate bool)
+
+// absMaxAVX2 returns max |x[i]| and Σ x[i]·0 (NaN when an element is NaN or ±Inf) over the first
+// len(x) − len(x)%8 elements.
+func absMaxAVX2(x []float32) (amax float32, check float32)
+
+// quantRowAVX2 sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) (float32 product, rounding to nearest
+// even) for the first len(x) − len(x)%8 elements and returns their sum.
+func quantRowAVX2(dst []int8, x []float32, inv float32) int32
+
+// absMaxAVX512 returns max |x[i]| and Σ x[i]·0 (NaN when an element is NaN or ±Inf) over the first
+// len(x) − len(x)%16 elements.
+func absMaxAVX512(x []float32) (amax float32, check float32)
+
+// quantRowAVX512 sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) (float32 product, rounding to nearest
+// even) for the first len(x) − len(x)%16 elements and returns their sum.
+func quantRowAVX512(dst []int8, x []float32, inv float32) int32

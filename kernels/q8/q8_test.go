@@ -404,3 +404,70 @@ func TestLinearDynamic(t *testing.T) {
 		}
 	})
 }
+
+// TestQuantizeRowVariants compares every variant's bytes, sum and scale with the generic
+// rows over lengths 0…300 at every offset of a cache line, with ties, extremes and tiny rows.
+func TestQuantizeRowVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	ref := func(x []float32) ([]int8, float32, int32, error) {
+		d := make([]int8, len(x))
+		amax, check := absMaxRef(x)
+		if check != 0 || amax > math.MaxFloat32 {
+			return nil, 0, 0, errNaN
+		}
+		if amax < tinyRow {
+			return d, 0, 0, nil
+		}
+		sum := quantRowRef(d, x, 127/amax)
+		return d, amax / 127, sum, nil
+	}
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		for n := 0; n <= 300; n += 1 + n/40 {
+			for off := 0; off < 16; off += 5 {
+				for kind := 0; kind < 5; kind++ {
+					buf := make([]float32, n+off)
+					x := buf[off:]
+					for i := range x {
+						switch kind {
+						case 0:
+							x[i] = float32(r.NormFloat64())
+						case 1: // ties: amax 127 gives inv 1, and halves round to even
+							x[i] = float32(r.IntN(255)-127) + 0.5
+						case 2:
+							x[i] = float32(r.NormFloat64() * 1e30)
+						case 3:
+							x[i] = float32(r.NormFloat64() * 1e-38)
+						case 4:
+							x[i] = float32(r.NormFloat64())
+							if i == n/2 {
+								x[i] = float32(math.Inf(1))
+							}
+						}
+					}
+					if kind == 1 && n > 0 {
+						x[0] = 127
+					}
+					want, ws, wsum, werr := ref(x)
+					got := make([]int8, n)
+					s, sum, err := quantizeRow(got, x)
+					if (err != nil) != (werr != nil) {
+						t.Fatalf("n=%d kind %d: error %v, reference %v", n, kind, err, werr)
+					}
+					if err != nil {
+						continue
+					}
+					if s != ws || sum != wsum || string(bytesOf(got)) != string(bytesOf(want)) {
+						t.Fatalf("n=%d off=%d kind %d: scale %v sum %d, reference %v %d; bytes equal %v",
+							n, off, kind, s, sum, ws, wsum, string(bytesOf(got)) == string(bytesOf(want)))
+					}
+				}
+			}
+		}
+	})
+}
+
+var errNaN = errorString("NaN")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

@@ -3,36 +3,83 @@ package q8
 import (
 	"fmt"
 	"math"
+
+	"github.com/optiformer/optiformer/internal/cpu"
 )
+
+// tinyRow: a row whose largest magnitude is below this quantizes to zeros (127/amax would
+// overflow float32 for subnormal rows; such values are zero at any precision that matters).
+const tinyRow = 1e-37
 
 // QuantizeRowSym quantizes x symmetrically to int8 with one scale: s = max|x|/127 and
 // dst[i] = RNE(x[i]·(127/max|x|)) clamped to [−127, 127], so that x[i] ≈ s·dst[i]. Rounding
-// is to nearest even, in float32, as the vector conversion instructions do, so that the fast
-// row kernel gives the same bytes. It returns s (0 for an all-zero row, whose values are all 0).
-// A NaN or infinite element is an error: it has no int8 value, and quantizing it silently
-// would hide a broken model.
+// is to nearest even, in float32, as the vector conversion instructions do: every variant
+// writes the same bytes. It returns s; a row whose largest magnitude is below 1e-37 (zero
+// included) gives zeros and s = 0. A NaN or infinite element is an error: it has no int8
+// value, and quantizing it silently would hide a broken model.
 func QuantizeRowSym(dst []int8, x []float32) (float32, error) {
+	s, _, err := quantizeRow(dst, x)
+	return s, err
+}
+
+// quantizeRow is QuantizeRowSym that also returns Σ dst[i].
+func quantizeRow(dst []int8, x []float32) (float32, int32, error) {
 	if len(dst) != len(x) {
 		panic(fmt.Sprintf("q8: QuantizeRowSym: len(dst) = %d, len(x) = %d", len(dst), len(x)))
 	}
-	var amax float32
-	for i, v := range x {
-		a := float32(math.Abs(float64(v)))
-		if a > math.MaxFloat32 || a != a {
-			return 0, fmt.Errorf("q8: element %d is %v", i, v)
-		}
-		amax = max(amax, a)
+	k := rowImpl.Get()
+	amax, check := k.absMax(x)
+	for _, v := range x[len(x)-len(x)%k.width:] {
+		amax = max(amax, float32(math.Abs(float64(v))))
+		check += v * 0
 	}
-	if amax == 0 {
+	if check != 0 || amax > math.MaxFloat32 {
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, 0, fmt.Errorf("q8: element %d is %v", i, v)
+			}
+		}
+	}
+	if amax < tinyRow {
 		clear(dst)
-		return 0, nil
+		return 0, 0, nil
 	}
 	inv := 127 / amax
-	for i, v := range x {
-		q := math.RoundToEven(float64(float32(v * inv)))
-		dst[i] = int8(max(-127, min(127, q)))
+	sum := k.quant(dst, x, inv)
+	tail := len(x) - len(x)%k.width
+	sum += quantRowRef(dst[tail:], x[tail:], inv)
+	return amax / 127, sum, nil
+}
+
+// rowKernels is one variant of the two row passes; each handles whole vectors of width
+// elements and leaves the rest to the caller.
+type rowKernels struct {
+	width  int
+	absMax func(x []float32) (amax, check float32)
+	quant  func(dst []int8, x []float32, inv float32) int32
+}
+
+var rowImpl = cpu.NewFamily("q8rows", rowKernels{width: 1, absMax: absMaxRef, quant: quantRowRef})
+
+// absMaxRef returns max |x[i]| and Σ x[i]·0 (NaN exactly when an element is NaN or ±Inf).
+func absMaxRef(x []float32) (amax, check float32) {
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+		check += v * 0
 	}
-	return amax / 127, nil
+	return amax, check
+}
+
+// quantRowRef sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) and returns their sum.
+func quantRowRef(dst []int8, x []float32, inv float32) int32 {
+	var sum int32
+	for i, v := range x {
+		q := int32(math.RoundToEven(float64(float32(v * inv))))
+		q = max(-127, min(127, q))
+		dst[i] = int8(q)
+		sum += q
+	}
+	return sum
 }
 
 // DequantizeRowSym writes s·q[i] into dst.
