@@ -31,10 +31,117 @@ func genQ8Gemm(ctx *build.Context) {
 	for mr := 1; mr <= q8MR; mr++ {
 		genQ8Tile(ctx, mr)
 	}
+	q8MaskMem = laneMaskTable(ctx, "q8Mask", 8)
+	for mr := 1; mr <= 2; mr++ {
+		genQ8TileAVX2(ctx, mr)
+	}
 	for _, wide := range []bool{false, true} {
 		genAbsMax(ctx, wide)
 		genQuantRow(ctx, wide)
 	}
+}
+
+var q8MaskMem Mem
+
+// genQ8TileAVX2 is the AVX2 tile (no VNNI): mr ≤ 2 rows × 16 columns, one 64-byte chunk of
+// each group of the packed panel. The exact way without VNNI: bytes widen to int16
+// (weights zero-extended, activations sign-extended) and VPMADDWD multiplies pairs into int32
+// without saturation (VPMADDUBSW would saturate). A ymm of weights holds 4 columns × 4 k, so
+// each accumulator lane holds half a column's sum; VPHADDD and VPERMQ put the halves
+// together at the end.
+func genQ8TileAVX2(c *build.Context, mr int) {
+	name := fmt.Sprintf("gemmAVX2m%d", mr)
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)")
+	c.Doc(name+" computes a tile of "+fmt.Sprint(mr)+" rows × 16 columns:",
+		"C[i][j] = Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, where b points at a",
+		"64-byte chunk of group 0 of a packed panel (groups 256 bytes apart); it stores the first",
+		"ncols ≤ 16 columns of each row at cp + i·ldc.")
+	kg, off, bp, cptr, ldc, lda := RCX, RSI, RDI, RDX, R9, R8
+	rows := []GPPhysical{RAX, R10}
+	c.Load(c.Param("kg"), kg)
+	c.Load(c.Param("a"), rows[0])
+	c.Load(c.Param("lda"), lda)
+	c.Load(c.Param("b"), bp)
+	c.Load(c.Param("cp"), cptr)
+	c.Load(c.Param("ldc"), ldc)
+	if mr > 1 {
+		c.LEAQ(Mem{Base: rows[0], Index: lda, Scale: 1}, rows[1])
+	}
+	y := func(i int) VecPhysical { return q8vec(false, i) }
+	acc := func(r, s int) VecPhysical { return y(4*r + s) }
+	for r := 0; r < mr; r++ {
+		for s := 0; s < 4; s++ {
+			c.VPXOR(acc(r, s), acc(r, s), acc(r, s))
+		}
+	}
+	c.XORQ(off, off)
+	loop, store := name+"_loop", name+"_store"
+	c.TESTQ(kg, kg)
+	c.JZ(LabelRef(store))
+	c.Label(loop)
+	for s := 0; s < 4; s++ {
+		c.VPMOVZXBW(Mem{Base: bp, Disp: 16 * s}, y(8+s))
+	}
+	for r := 0; r < mr; r++ {
+		av := y(12)
+		c.VPBROADCASTD(Mem{Base: rows[r], Index: off, Scale: 1}, av.AsX())
+		c.VPMOVSXBW(av.AsX(), av)
+		for s := 0; s < 4; s++ {
+			t := y(14 + s%2)
+			c.VPMADDWD(y(8+s), av, t)
+			c.VPADDD(t, acc(r, s), acc(r, s))
+		}
+	}
+	c.ADDQ(U8(4), off)
+	c.ADDQ(U32(256), bp)
+	c.DECQ(kg)
+	c.JNZ(LabelRef(loop))
+
+	c.Label(store)
+	// Store masks: the first t0 = clamp(ncols, 0, 8) lanes, then t1 = clamp(ncols−8, 0, 8).
+	n, t := RBX, R11
+	c.Load(c.Param("ncols"), n)
+	mask := []VecPhysical{y(10), y(11)}
+	for h := 0; h < 2; h++ {
+		c.MOVQ(n, t)
+		if h > 0 {
+			c.SUBQ(U8(8), t)
+		}
+		zero, done := fmt.Sprintf("%s_t%dzero", name, h), fmt.Sprintf("%s_t%ddone", name, h)
+		c.CMPQ(t, U8(0))
+		c.JLE(LabelRef(zero))
+		c.CMPQ(t, U8(8))
+		c.JLE(LabelRef(done))
+		c.MOVQ(U32(8), t)
+		c.JMP(LabelRef(done))
+		c.Label(zero)
+		c.XORQ(t, t)
+		c.Label(done)
+		c.NEGQ(t)
+		c.LEAQ(q8MaskMem.Offset(32), R12)
+		c.VMOVDQU(Mem{Base: R12, Index: t, Scale: 4}, mask[h])
+	}
+	cr := RDI
+	c.Load(c.Param("corr"), cr)
+	c.SHLQ(U8(2), ldc)
+	for r := 0; r < mr; r++ {
+		corr := y(12)
+		c.VPBROADCASTD(Mem{Base: cr, Disp: 4 * r}, corr)
+		for h := 0; h < 2; h++ {
+			o := y(14 + h)
+			c.VPHADDD(acc(r, 2*h+1), acc(r, 2*h), o)
+			c.VPERMQ(U8(0xd8), o, o)
+			c.VPSUBD(corr, o, o)
+			c.VPMASKMOVD(o, mask[h], Mem{Base: cptr, Disp: 32 * h})
+		}
+		if r+1 < mr {
+			c.ADDQ(ldc, cptr)
+		}
+	}
+	c.VZEROUPPER()
+	c.RET()
 }
 
 // q8vec is vector register i of the ISA: ymm for AVX2, zmm for AVX-512.

@@ -91,12 +91,9 @@ func gemmGeneric(m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
 // tileFn is a micro-kernel: see internal/asmgen/q8.go.
 type tileFn func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32, accumulate bool)
 
-// gemmTiles drives the micro-kernels: panels of B are shared among the threads; each walks
-// its panels and, within a panel, the rows in tiles of up to six; the tiles remove the +128
-// of the packing (C[i][j] −= 128·Σ_p A[i][p]).
-func gemmTiles(tiles [7]tileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
-	k, kg := b.k, b.kg
-	// The kernels read 4·kg bytes a row: pad A when k is not a multiple of four.
+// prepareA pads A's rows to whole groups of four k (the kernels read 4·kg bytes a row) and
+// computes the corrections 128·Σ_p A[i][p] that remove the +128 of the packing.
+func prepareA(m int, a []int8, lda, k, kg int) ([]int8, int, []int32) {
 	if k%4 != 0 {
 		pa := make([]int8, m*4*kg)
 		for i := 0; i < m; i++ {
@@ -112,6 +109,44 @@ func gemmTiles(tiles [7]tileFn, m int, a []int8, lda int, b *Packed, c []int32, 
 		}
 		corr[i] = 128 * s
 	}
+	return a, lda, corr
+}
+
+// avx2TileFn is an AVX2 micro-kernel: see internal/asmgen/q8.go.
+type avx2TileFn func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
+
+// gemmTilesAVX2 drives the AVX2 tiles: 2 rows × 16 columns (one 64-byte chunk of a panel's
+// groups).
+func gemmTilesAVX2(tiles [3]avx2TileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
+	kg := b.kg
+	a, lda, corr := prepareA(m, a, lda, b.k, kg)
+	chunks := (b.n + 15) / 16
+	kernels.ParallelFor(chunks, 4, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			col := ch * 16
+			ncols := min(16, b.n-col)
+			var bp *uint8
+			if kg > 0 {
+				bp = &b.data[(ch/4)*kg*4*panelCols+(ch%4)*64]
+			}
+			for r := 0; r < m; r += 2 {
+				mr := min(2, m-r)
+				var ap *int8
+				if kg > 0 {
+					ap = &a[r*lda]
+				}
+				tiles[mr](kg, ap, lda, bp, &c[r*ldc+col], ldc, ncols, &corr[r])
+			}
+		}
+	})
+}
+
+// gemmTiles drives the micro-kernels: panels of B are shared among the threads; each walks
+// its panels and, within a panel, the rows in tiles of up to six; the tiles remove the +128
+// of the packing (C[i][j] −= 128·Σ_p A[i][p]).
+func gemmTiles(tiles [7]tileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
+	kg := b.kg
+	a, lda, corr := prepareA(m, a, lda, b.k, kg)
 	panels := (b.n + panelCols - 1) / panelCols
 	kernels.ParallelFor(panels, 1, func(lo, hi int) {
 		for pn := lo; pn < hi; pn++ {

@@ -1177,6 +1177,217 @@ gemmVNNIm6_plain:
 	VZEROUPPER
 	RET
 
+DATA q8Mask<>+0(SB)/4, $0xffffffff
+DATA q8Mask<>+4(SB)/4, $0xffffffff
+DATA q8Mask<>+8(SB)/4, $0xffffffff
+DATA q8Mask<>+12(SB)/4, $0xffffffff
+DATA q8Mask<>+16(SB)/4, $0xffffffff
+DATA q8Mask<>+20(SB)/4, $0xffffffff
+DATA q8Mask<>+24(SB)/4, $0xffffffff
+DATA q8Mask<>+28(SB)/4, $0xffffffff
+DATA q8Mask<>+32(SB)/4, $0x00000000
+DATA q8Mask<>+36(SB)/4, $0x00000000
+DATA q8Mask<>+40(SB)/4, $0x00000000
+DATA q8Mask<>+44(SB)/4, $0x00000000
+DATA q8Mask<>+48(SB)/4, $0x00000000
+DATA q8Mask<>+52(SB)/4, $0x00000000
+DATA q8Mask<>+56(SB)/4, $0x00000000
+DATA q8Mask<>+60(SB)/4, $0x00000000
+GLOBL q8Mask<>(SB), RODATA|NOPTR, $64
+
+// func gemmAVX2m1(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
+// Requires: AVX, AVX2
+TEXT ·gemmAVX2m1(SB), NOSPLIT, $0-64
+	MOVQ  kg+0(FP), CX
+	MOVQ  a+8(FP), AX
+	MOVQ  lda+16(FP), R8
+	MOVQ  b+24(FP), DI
+	MOVQ  cp+32(FP), DX
+	MOVQ  ldc+40(FP), R9
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	XORQ  SI, SI
+	TESTQ CX, CX
+	JZ    gemmAVX2m1_store
+
+gemmAVX2m1_loop:
+	VPMOVZXBW    (DI), Y8
+	VPMOVZXBW    16(DI), Y9
+	VPMOVZXBW    32(DI), Y10
+	VPMOVZXBW    48(DI), Y11
+	VPBROADCASTD (AX)(SI*1), X12
+	VPMOVSXBW    X12, Y12
+	VPMADDWD     Y8, Y12, Y14
+	VPADDD       Y14, Y0, Y0
+	VPMADDWD     Y9, Y12, Y15
+	VPADDD       Y15, Y1, Y1
+	VPMADDWD     Y10, Y12, Y14
+	VPADDD       Y14, Y2, Y2
+	VPMADDWD     Y11, Y12, Y15
+	VPADDD       Y15, Y3, Y3
+	ADDQ         $0x04, SI
+	ADDQ         $0x00000100, DI
+	DECQ         CX
+	JNZ          gemmAVX2m1_loop
+
+gemmAVX2m1_store:
+	MOVQ ncols+48(FP), BX
+	MOVQ BX, R11
+	CMPQ R11, $0x00
+	JLE  gemmAVX2m1_t0zero
+	CMPQ R11, $0x08
+	JLE  gemmAVX2m1_t0done
+	MOVQ $0x00000008, R11
+	JMP  gemmAVX2m1_t0done
+
+gemmAVX2m1_t0zero:
+	XORQ R11, R11
+
+gemmAVX2m1_t0done:
+	NEGQ    R11
+	LEAQ    q8Mask<>+32(SB), R12
+	VMOVDQU (R12)(R11*4), Y10
+	MOVQ    BX, R11
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x00
+	JLE     gemmAVX2m1_t1zero
+	CMPQ    R11, $0x08
+	JLE     gemmAVX2m1_t1done
+	MOVQ    $0x00000008, R11
+	JMP     gemmAVX2m1_t1done
+
+gemmAVX2m1_t1zero:
+	XORQ R11, R11
+
+gemmAVX2m1_t1done:
+	NEGQ         R11
+	LEAQ         q8Mask<>+32(SB), R12
+	VMOVDQU      (R12)(R11*4), Y11
+	MOVQ         corr+56(FP), DI
+	SHLQ         $0x02, R9
+	VPBROADCASTD (DI), Y12
+	VPHADDD      Y1, Y0, Y14
+	VPERMQ       $0xd8, Y14, Y14
+	VPSUBD       Y12, Y14, Y14
+	VPMASKMOVD   Y14, Y10, (DX)
+	VPHADDD      Y3, Y2, Y15
+	VPERMQ       $0xd8, Y15, Y15
+	VPSUBD       Y12, Y15, Y15
+	VPMASKMOVD   Y15, Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func gemmAVX2m2(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
+// Requires: AVX, AVX2
+TEXT ·gemmAVX2m2(SB), NOSPLIT, $0-64
+	MOVQ  kg+0(FP), CX
+	MOVQ  a+8(FP), AX
+	MOVQ  lda+16(FP), R8
+	MOVQ  b+24(FP), DI
+	MOVQ  cp+32(FP), DX
+	MOVQ  ldc+40(FP), R9
+	LEAQ  (AX)(R8*1), R10
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	XORQ  SI, SI
+	TESTQ CX, CX
+	JZ    gemmAVX2m2_store
+
+gemmAVX2m2_loop:
+	VPMOVZXBW    (DI), Y8
+	VPMOVZXBW    16(DI), Y9
+	VPMOVZXBW    32(DI), Y10
+	VPMOVZXBW    48(DI), Y11
+	VPBROADCASTD (AX)(SI*1), X12
+	VPMOVSXBW    X12, Y12
+	VPMADDWD     Y8, Y12, Y14
+	VPADDD       Y14, Y0, Y0
+	VPMADDWD     Y9, Y12, Y15
+	VPADDD       Y15, Y1, Y1
+	VPMADDWD     Y10, Y12, Y14
+	VPADDD       Y14, Y2, Y2
+	VPMADDWD     Y11, Y12, Y15
+	VPADDD       Y15, Y3, Y3
+	VPBROADCASTD (R10)(SI*1), X12
+	VPMOVSXBW    X12, Y12
+	VPMADDWD     Y8, Y12, Y14
+	VPADDD       Y14, Y4, Y4
+	VPMADDWD     Y9, Y12, Y15
+	VPADDD       Y15, Y5, Y5
+	VPMADDWD     Y10, Y12, Y14
+	VPADDD       Y14, Y6, Y6
+	VPMADDWD     Y11, Y12, Y15
+	VPADDD       Y15, Y7, Y7
+	ADDQ         $0x04, SI
+	ADDQ         $0x00000100, DI
+	DECQ         CX
+	JNZ          gemmAVX2m2_loop
+
+gemmAVX2m2_store:
+	MOVQ ncols+48(FP), BX
+	MOVQ BX, R11
+	CMPQ R11, $0x00
+	JLE  gemmAVX2m2_t0zero
+	CMPQ R11, $0x08
+	JLE  gemmAVX2m2_t0done
+	MOVQ $0x00000008, R11
+	JMP  gemmAVX2m2_t0done
+
+gemmAVX2m2_t0zero:
+	XORQ R11, R11
+
+gemmAVX2m2_t0done:
+	NEGQ    R11
+	LEAQ    q8Mask<>+32(SB), R12
+	VMOVDQU (R12)(R11*4), Y10
+	MOVQ    BX, R11
+	SUBQ    $0x08, R11
+	CMPQ    R11, $0x00
+	JLE     gemmAVX2m2_t1zero
+	CMPQ    R11, $0x08
+	JLE     gemmAVX2m2_t1done
+	MOVQ    $0x00000008, R11
+	JMP     gemmAVX2m2_t1done
+
+gemmAVX2m2_t1zero:
+	XORQ R11, R11
+
+gemmAVX2m2_t1done:
+	NEGQ         R11
+	LEAQ         q8Mask<>+32(SB), R12
+	VMOVDQU      (R12)(R11*4), Y11
+	MOVQ         corr+56(FP), DI
+	SHLQ         $0x02, R9
+	VPBROADCASTD (DI), Y12
+	VPHADDD      Y1, Y0, Y14
+	VPERMQ       $0xd8, Y14, Y14
+	VPSUBD       Y12, Y14, Y14
+	VPMASKMOVD   Y14, Y10, (DX)
+	VPHADDD      Y3, Y2, Y15
+	VPERMQ       $0xd8, Y15, Y15
+	VPSUBD       Y12, Y15, Y15
+	VPMASKMOVD   Y15, Y11, 32(DX)
+	ADDQ         R9, DX
+	VPBROADCASTD 4(DI), Y12
+	VPHADDD      Y5, Y4, Y14
+	VPERMQ       $0xd8, Y14, Y14
+	VPSUBD       Y12, Y14, Y14
+	VPMASKMOVD   Y14, Y10, (DX)
+	VPHADDD      Y7, Y6, Y15
+	VPERMQ       $0xd8, Y15, Y15
+	VPSUBD       Y12, Y15, Y15
+	VPMASKMOVD   Y15, Y11, 32(DX)
+	VZEROUPPER
+	RET
+
 // func absMaxAVX2(x []float32) (amax float32, check float32)
 // Requires: AVX, AVX2, FMA3, SSE
 TEXT ·absMaxAVX2(SB), NOSPLIT, $0-32

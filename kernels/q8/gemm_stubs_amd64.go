@@ -40,6 +40,18 @@ func gemmVNNIm5(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols in
 // cp + i·ldc, adding to them when accumulate is set.
 func gemmVNNIm6(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32, accumulate bool)
 
+// gemmAVX2m1 computes a tile of 1 rows × 16 columns:
+// C[i][j] = Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, where b points at a
+// 64-byte chunk of group 0 of a packed panel (groups 256 bytes apart); it stores the first
+// ncols ≤ 16 columns of each row at cp + i·ldc.
+func gemmAVX2m1(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
+
+// gemmAVX2m2 computes a tile of 2 rows × 16 columns:
+// C[i][j] = Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, where b points at a
+// 64-byte chunk of group 0 of a packed panel (groups 256 bytes apart); it stores the first
+// ncols ≤ 16 columns of each row at cp + i·ldc.
+func gemmAVX2m2(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
+
 // absMaxAVX2 returns max |x[i]| and Σ x[i]·0 (NaN when an element is NaN or ±Inf) over the first
 // len(x) − len(x)%8 elements.
 func absMaxAVX2(x []float32) (amax float32, check float32)
