@@ -39,6 +39,94 @@ func genQ8Gemm(ctx *build.Context) {
 		genAbsMax(ctx, wide)
 		genQuantRow(ctx, wide)
 	}
+	for _, rows := range []int{1, 4} {
+		genBlockDot(ctx, rows, true)
+		genBlockDot(ctx, rows, false)
+	}
+}
+
+// genBlockDot: rows weight rows in ggml blocks (Q4_0 or Q8_0) against one float32 row x,
+// the weights dequantized in registers: per block, the 32 values become two zmm of float32
+// (Q4_0: low and high nibbles; the −8 is folded in as −8·Σx over the block), their products
+// with x are summed in a vector, and the vector is scaled by the block's float16 d into the
+// row's accumulator. Horizontal sums happen once, at the end.
+func genBlockDot(c *build.Context, rows int, q4 bool) {
+	kind, bsize := "q80", 34
+	if q4 {
+		kind, bsize = "q40", 18
+	}
+	name := fmt.Sprintf("%sDot%dAVX512", kind, rows)
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(x *float32, w *uint8, stride int, nb int, out *float32)")
+	c.Doc(fmt.Sprintf("%s sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < %d: weight row r is nb", name, rows),
+		fmt.Sprintf("%d-byte ggml blocks at w + r·stride.", bsize))
+	xp, nb, stride := RSI, RCX, RDX
+	wr := []GPPhysical{RAX, R10, R11, R12}
+	c.Load(c.Param("x"), xp)
+	c.Load(c.Param("w"), wr[0])
+	c.Load(c.Param("stride"), stride)
+	c.Load(c.Param("nb"), nb)
+	for r := 1; r < rows; r++ {
+		c.LEAQ(Mem{Base: wr[r-1], Index: stride, Scale: 1}, wr[r])
+	}
+	z := func(i int) VecPhysical { return q8zmm[i] }
+	for r := 0; r < rows; r++ {
+		c.VPXORD(z(r), z(r), z(r))
+	}
+	x0, x1, xs, low, eight := z(4), z(5), z(6), z(7), z(16)
+	if q4 {
+		c.MOVL(U32(15), R8L)
+		c.VPBROADCASTD(R8L, low)
+		c.MOVL(U32(0x41000000), R8L) // 8.0
+		c.VPBROADCASTD(R8L, eight)
+	}
+	loop, done := name+"_loop", name+"_done"
+	c.TESTQ(nb, nb)
+	c.JZ(LabelRef(done))
+	c.Label(loop)
+	c.VMOVUPS(Mem{Base: xp}, x0)
+	c.VMOVUPS(Mem{Base: xp, Disp: 64}, x1)
+	if q4 {
+		c.VADDPS(x1, x0, xs)
+		c.VMULPS(eight, xs, xs)
+	}
+	for r := 0; r < rows; r++ {
+		base := 8 + 4*(r%2) // two register sets, so that neighbouring rows overlap
+		lo, hi, d := z(base), z(base+1), z(base+2)
+		if q4 {
+			c.VPMOVZXBD(Mem{Base: wr[r], Disp: 2}, hi)
+			c.VPANDD(low, hi, lo)
+			c.VPSRLD(U8(4), hi, hi)
+		} else {
+			c.VPMOVSXBD(Mem{Base: wr[r], Disp: 2}, lo)
+			c.VPMOVSXBD(Mem{Base: wr[r], Disp: 18}, hi)
+		}
+		c.VCVTDQ2PS(lo, lo)
+		c.VCVTDQ2PS(hi, hi)
+		if q4 {
+			c.VFMSUB213PS(xs, x0, lo) // lo = lo·x0 − 8·Σx
+		} else {
+			c.VMULPS(x0, lo, lo)
+		}
+		c.VFMADD231PS(x1, hi, lo)
+		c.VPBROADCASTW(Mem{Base: wr[r]}, d.AsY())
+		c.VCVTPH2PS(d.AsY(), d)
+		c.VFMADD231PS(lo, d, z(r))
+		c.ADDQ(U8(bsize), wr[r])
+	}
+	c.ADDQ(U8(128), xp)
+	c.DECQ(nb)
+	c.JNZ(LabelRef(loop))
+	c.Label(done)
+	out := RDI
+	c.Load(c.Param("out"), out)
+	for r := 0; r < rows; r++ {
+		q8hreduce(c, true, c.VADDPS, z(r), z(9), false)
+		c.VMOVSS(z(r).AsX(), Mem{Base: out, Disp: 4 * r})
+	}
+	c.VZEROUPPER()
+	c.RET()
 }
 
 var q8MaskMem Mem

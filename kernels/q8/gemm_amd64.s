@@ -1571,3 +1571,314 @@ quantRowAVX512_done:
 	MOVL          R8, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func q40Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·q40Dot1AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         w+8(FP), AX
+	MOVQ         stride+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	VPXORD       Z0, Z0, Z0
+	MOVL         $0x0000000f, R8
+	VPBROADCASTD R8, Z7
+	MOVL         $0x41000000, R8
+	VPBROADCASTD R8, Z16
+	TESTQ        CX, CX
+	JZ           q40Dot1AVX512_done
+
+q40Dot1AVX512_loop:
+	VMOVUPS      (SI), Z4
+	VMOVUPS      64(SI), Z5
+	VADDPS       Z5, Z4, Z6
+	VMULPS       Z16, Z6, Z6
+	VPMOVZXBD    2(AX), Z9
+	VPANDD       Z7, Z9, Z8
+	VPSRLD       $0x04, Z9, Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VFMSUB213PS  Z6, Z4, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (AX), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z0
+	ADDQ         $0x12, AX
+	ADDQ         $0x80, SI
+	DECQ         CX
+	JNZ          q40Dot1AVX512_loop
+
+q40Dot1AVX512_done:
+	MOVQ          out+32(FP), DI
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VADDPS        Y9, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0x4e, X0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0xb1, X0, X9
+	VADDPS        X9, X0, X0
+	VMOVSS        X0, (DI)
+	VZEROUPPER
+	RET
+
+// func q80Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·q80Dot1AVX512(SB), NOSPLIT, $0-40
+	MOVQ   x+0(FP), SI
+	MOVQ   w+8(FP), AX
+	MOVQ   stride+16(FP), DX
+	MOVQ   nb+24(FP), CX
+	VPXORD Z0, Z0, Z0
+	TESTQ  CX, CX
+	JZ     q80Dot1AVX512_done
+
+q80Dot1AVX512_loop:
+	VMOVUPS      (SI), Z4
+	VMOVUPS      64(SI), Z5
+	VPMOVSXBD    2(AX), Z8
+	VPMOVSXBD    18(AX), Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VMULPS       Z4, Z8, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (AX), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z0
+	ADDQ         $0x22, AX
+	ADDQ         $0x80, SI
+	DECQ         CX
+	JNZ          q80Dot1AVX512_loop
+
+q80Dot1AVX512_done:
+	MOVQ          out+32(FP), DI
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VADDPS        Y9, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0x4e, X0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0xb1, X0, X9
+	VADDPS        X9, X0, X0
+	VMOVSS        X0, (DI)
+	VZEROUPPER
+	RET
+
+// func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         w+8(FP), AX
+	MOVQ         stride+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	LEAQ         (AX)(DX*1), R10
+	LEAQ         (R10)(DX*1), R11
+	LEAQ         (R11)(DX*1), R12
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	MOVL         $0x0000000f, R8
+	VPBROADCASTD R8, Z7
+	MOVL         $0x41000000, R8
+	VPBROADCASTD R8, Z16
+	TESTQ        CX, CX
+	JZ           q40Dot4AVX512_done
+
+q40Dot4AVX512_loop:
+	VMOVUPS      (SI), Z4
+	VMOVUPS      64(SI), Z5
+	VADDPS       Z5, Z4, Z6
+	VMULPS       Z16, Z6, Z6
+	VPMOVZXBD    2(AX), Z9
+	VPANDD       Z7, Z9, Z8
+	VPSRLD       $0x04, Z9, Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VFMSUB213PS  Z6, Z4, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (AX), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z0
+	ADDQ         $0x12, AX
+	VPMOVZXBD    2(R10), Z13
+	VPANDD       Z7, Z13, Z12
+	VPSRLD       $0x04, Z13, Z13
+	VCVTDQ2PS    Z12, Z12
+	VCVTDQ2PS    Z13, Z13
+	VFMSUB213PS  Z6, Z4, Z12
+	VFMADD231PS  Z5, Z13, Z12
+	VPBROADCASTW (R10), Y14
+	VCVTPH2PS    Y14, Z14
+	VFMADD231PS  Z12, Z14, Z1
+	ADDQ         $0x12, R10
+	VPMOVZXBD    2(R11), Z9
+	VPANDD       Z7, Z9, Z8
+	VPSRLD       $0x04, Z9, Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VFMSUB213PS  Z6, Z4, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (R11), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z2
+	ADDQ         $0x12, R11
+	VPMOVZXBD    2(R12), Z13
+	VPANDD       Z7, Z13, Z12
+	VPSRLD       $0x04, Z13, Z13
+	VCVTDQ2PS    Z12, Z12
+	VCVTDQ2PS    Z13, Z13
+	VFMSUB213PS  Z6, Z4, Z12
+	VFMADD231PS  Z5, Z13, Z12
+	VPBROADCASTW (R12), Y14
+	VCVTPH2PS    Y14, Z14
+	VFMADD231PS  Z12, Z14, Z3
+	ADDQ         $0x12, R12
+	ADDQ         $0x80, SI
+	DECQ         CX
+	JNZ          q40Dot4AVX512_loop
+
+q40Dot4AVX512_done:
+	MOVQ          out+32(FP), DI
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VADDPS        Y9, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0x4e, X0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0xb1, X0, X9
+	VADDPS        X9, X0, X0
+	VMOVSS        X0, (DI)
+	VEXTRACTF64X4 $0x01, Z1, Y9
+	VADDPS        Y9, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X9
+	VADDPS        X9, X1, X1
+	VPSHUFD       $0x4e, X1, X9
+	VADDPS        X9, X1, X1
+	VPSHUFD       $0xb1, X1, X9
+	VADDPS        X9, X1, X1
+	VMOVSS        X1, 4(DI)
+	VEXTRACTF64X4 $0x01, Z2, Y9
+	VADDPS        Y9, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X9
+	VADDPS        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VADDPS        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VADDPS        X9, X2, X2
+	VMOVSS        X2, 8(DI)
+	VEXTRACTF64X4 $0x01, Z3, Y9
+	VADDPS        Y9, Y3, Y3
+	VEXTRACTF128  $0x01, Y3, X9
+	VADDPS        X9, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VADDPS        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VADDPS        X9, X3, X3
+	VMOVSS        X3, 12(DI)
+	VZEROUPPER
+	RET
+
+// func q80Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·q80Dot4AVX512(SB), NOSPLIT, $0-40
+	MOVQ   x+0(FP), SI
+	MOVQ   w+8(FP), AX
+	MOVQ   stride+16(FP), DX
+	MOVQ   nb+24(FP), CX
+	LEAQ   (AX)(DX*1), R10
+	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R11)(DX*1), R12
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTQ  CX, CX
+	JZ     q80Dot4AVX512_done
+
+q80Dot4AVX512_loop:
+	VMOVUPS      (SI), Z4
+	VMOVUPS      64(SI), Z5
+	VPMOVSXBD    2(AX), Z8
+	VPMOVSXBD    18(AX), Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VMULPS       Z4, Z8, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (AX), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z0
+	ADDQ         $0x22, AX
+	VPMOVSXBD    2(R10), Z12
+	VPMOVSXBD    18(R10), Z13
+	VCVTDQ2PS    Z12, Z12
+	VCVTDQ2PS    Z13, Z13
+	VMULPS       Z4, Z12, Z12
+	VFMADD231PS  Z5, Z13, Z12
+	VPBROADCASTW (R10), Y14
+	VCVTPH2PS    Y14, Z14
+	VFMADD231PS  Z12, Z14, Z1
+	ADDQ         $0x22, R10
+	VPMOVSXBD    2(R11), Z8
+	VPMOVSXBD    18(R11), Z9
+	VCVTDQ2PS    Z8, Z8
+	VCVTDQ2PS    Z9, Z9
+	VMULPS       Z4, Z8, Z8
+	VFMADD231PS  Z5, Z9, Z8
+	VPBROADCASTW (R11), Y10
+	VCVTPH2PS    Y10, Z10
+	VFMADD231PS  Z8, Z10, Z2
+	ADDQ         $0x22, R11
+	VPMOVSXBD    2(R12), Z12
+	VPMOVSXBD    18(R12), Z13
+	VCVTDQ2PS    Z12, Z12
+	VCVTDQ2PS    Z13, Z13
+	VMULPS       Z4, Z12, Z12
+	VFMADD231PS  Z5, Z13, Z12
+	VPBROADCASTW (R12), Y14
+	VCVTPH2PS    Y14, Z14
+	VFMADD231PS  Z12, Z14, Z3
+	ADDQ         $0x22, R12
+	ADDQ         $0x80, SI
+	DECQ         CX
+	JNZ          q80Dot4AVX512_loop
+
+q80Dot4AVX512_done:
+	MOVQ          out+32(FP), DI
+	VEXTRACTF64X4 $0x01, Z0, Y9
+	VADDPS        Y9, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0x4e, X0, X9
+	VADDPS        X9, X0, X0
+	VPSHUFD       $0xb1, X0, X9
+	VADDPS        X9, X0, X0
+	VMOVSS        X0, (DI)
+	VEXTRACTF64X4 $0x01, Z1, Y9
+	VADDPS        Y9, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X9
+	VADDPS        X9, X1, X1
+	VPSHUFD       $0x4e, X1, X9
+	VADDPS        X9, X1, X1
+	VPSHUFD       $0xb1, X1, X9
+	VADDPS        X9, X1, X1
+	VMOVSS        X1, 4(DI)
+	VEXTRACTF64X4 $0x01, Z2, Y9
+	VADDPS        Y9, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X9
+	VADDPS        X9, X2, X2
+	VPSHUFD       $0x4e, X2, X9
+	VADDPS        X9, X2, X2
+	VPSHUFD       $0xb1, X2, X9
+	VADDPS        X9, X2, X2
+	VMOVSS        X2, 8(DI)
+	VEXTRACTF64X4 $0x01, Z3, Y9
+	VADDPS        Y9, Y3, Y3
+	VEXTRACTF128  $0x01, Y3, X9
+	VADDPS        X9, X3, X3
+	VPSHUFD       $0x4e, X3, X9
+	VADDPS        X9, X3, X3
+	VPSHUFD       $0xb1, X3, X9
+	VADDPS        X9, X3, X3
+	VMOVSS        X3, 12(DI)
+	VZEROUPPER
+	RET

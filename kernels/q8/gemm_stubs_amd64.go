@@ -67,3 +67,19 @@ func absMaxAVX512(x []float32) (amax float32, check float32)
 // quantRowAVX512 sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) (float32 product, rounding to nearest
 // even) for the first len(x) − len(x)%16 elements and returns their sum.
 func quantRowAVX512(dst []int8, x []float32, inv float32) int32
+
+// q40Dot1AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 1: weight row r is nb
+// 18-byte ggml blocks at w + r·stride.
+func q40Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+
+// q80Dot1AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 1: weight row r is nb
+// 34-byte ggml blocks at w + r·stride.
+func q80Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+
+// q40Dot4AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 4: weight row r is nb
+// 18-byte ggml blocks at w + r·stride.
+func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+
+// q80Dot4AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 4: weight row r is nb
+// 34-byte ggml blocks at w + r·stride.
+func q80Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)

@@ -471,3 +471,63 @@ var errNaN = errorString("NaN")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestMatMulBlocks runs the weight-only Q4_0 and Q8_0 products, every variant, against the
+// float64 product with the dequantized weights.
+func TestMatMulBlocks(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(15, 16))
+		for _, sz := range [][3]int{{1, 1, 32}, {1, 3, 64}, {2, 4, 32}, {3, 9, 256}, {5, 64, 96}, {1, 7, 0}} {
+			m, out, in := sz[0], sz[1], sz[2]
+			x := randRow(r, m*in, 1)
+			wf := randRow(r, out*in, 0.1)
+			q4 := make([]BlockQ4_0, out*in/32)
+			q8 := make([]BlockQ8_0, out*in/32)
+			QuantizeRowQ4_0(q4, wf)
+			QuantizeRowQ8_0(q8, wf)
+			d4, d8 := make([]float32, out*in), make([]float32, out*in)
+			DequantizeRowQ4_0(d4, q4)
+			DequantizeRowQ8_0(d8, q8)
+			y4, y8 := make([]float32, m*out), make([]float32, m*out)
+			for i := range y4 {
+				y4[i], y8[i] = 99, 99
+			}
+			MatMulQ4_0(y4, x, m, q4, out, in)
+			MatMulQ8_0(y8, x, m, q8, out, in)
+			for i := 0; i < m; i++ {
+				for j := 0; j < out; j++ {
+					for _, c := range []struct {
+						name string
+						y    []float32
+						w    []float32
+					}{{"Q4_0", y4, d4}, {"Q8_0", y8, d8}} {
+						var s, a float64
+						for p := 0; p < in; p++ {
+							v := float64(x[i*in+p]) * float64(c.w[j*in+p])
+							s += v
+							a += math.Abs(v)
+						}
+						if got := float64(c.y[i*out+j]); math.Abs(got-s) > 1e-5*a+1e-6 {
+							t.Fatalf("%s %v: y[%d][%d] = %v, want %v", c.name, sz, i, j, got, s)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkMatMulQ4_0(b *testing.B) {
+	const m, out, in = 1, 3072, 768
+	r := rand.New(rand.NewPCG(1, 1))
+	x, wf := randRow(r, m*in, 1), randRow(r, out*in, 0.1)
+	q4 := make([]BlockQ4_0, out*in/32)
+	QuantizeRowQ4_0(q4, wf)
+	y := make([]float32, m*out)
+	defer kernels.SetThreads(kernels.SetThreads(1))
+	b.SetBytes(int64(len(q4) * BlockQ4_0Bytes))
+	for i := 0; i < b.N; i++ {
+		MatMulQ4_0(y, x, m, q4, out, in)
+	}
+	b.ReportMetric(2*m*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
