@@ -27,38 +27,30 @@ func init() {
 	reluImpl.Add(cpu.AVX2, reluAVX2)
 	reluImpl.Add(cpu.AVX512, reluAVX512)
 	// The gather kernels handle whole vectors only; other widths take the reference.
-	dotGather.Add(cpu.AVX2, func(q, base []float32, offs []int32, out []float32) {
-		if len(q)%8 != 0 {
-			DotGatherRef(q, base, offs, out)
-			return
-		}
-		dotGatherAVX2(q, base, offs, out)
-	})
-	dotGather.Add(cpu.AVX512, func(q, base []float32, offs []int32, out []float32) {
-		if len(q)%16 != 0 {
-			DotGatherRef(q, base, offs, out)
-			return
-		}
-		dotGatherAVX512(q, base, offs, out)
-	})
-	axpyGather.Add(cpu.AVX2, func(p, base []float32, offs []int32, o []float32) {
-		if len(o)%8 != 0 {
-			AxpyGatherRef(p, base, offs, o)
-			return
-		}
-		axpyGatherAVX2(p, base, offs, o)
-	})
-	axpyGather.Add(cpu.AVX512, func(p, base []float32, offs []int32, o []float32) {
-		if len(o)%16 != 0 {
-			AxpyGatherRef(p, base, offs, o)
-			return
-		}
-		axpyGatherAVX512(p, base, offs, o)
-	})
+	dotGather.Add(cpu.AVX2, wholeVectors(8, false, dotGatherAVX2, DotGatherRef[float32]))
+	dotGather.Add(cpu.AVX512, wholeVectors(16, false, dotGatherAVX512, DotGatherRef[float32]))
+	axpyGather.Add(cpu.AVX2, wholeVectors(8, true, axpyGatherAVX2, AxpyGatherRef[float32]))
+	axpyGather.Add(cpu.AVX512, wholeVectors(16, true, axpyGatherAVX512, AxpyGatherRef[float32]))
 	layerNormImpl.Add(cpu.AVX2, layerNormAVX2)
 	layerNormImpl.Add(cpu.AVX512, layerNormAVX512)
 	geluImpl.Add(cpu.AVX2, geluAVX2)
 	geluImpl.Add(cpu.AVX512, geluAVX512)
 	geluTanhImpl.Add(cpu.AVX2, geluTanhAVX2)
 	geluTanhImpl.Add(cpu.AVX512, geluTanhAVX512)
+}
+
+// wholeVectors runs fast when the head width (len(a), or len(c) when byOut) is a multiple of
+// width, and ref otherwise.
+func wholeVectors(width int, byOut bool, fast, ref func(a, b []float32, offs []int32, c []float32)) func(a, b []float32, offs []int32, c []float32) {
+	return func(a, b []float32, offs []int32, c []float32) {
+		n := len(a)
+		if byOut {
+			n = len(c)
+		}
+		if n%width != 0 {
+			ref(a, b, offs, c)
+			return
+		}
+		fast(a, b, offs, c)
+	}
 }

@@ -146,17 +146,7 @@ func genQ8TileAVX2(c *build.Context, mr int) {
 		"C[i][j] = Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, where b points at a",
 		"64-byte chunk of group 0 of a packed panel (groups 256 bytes apart); it stores the first",
 		"ncols ≤ 16 columns of each row at cp + i·ldc.")
-	kg, off, bp, cptr, ldc, lda := RCX, RSI, RDI, RDX, R9, R8
-	rows := []GPPhysical{RAX, R10}
-	c.Load(c.Param("kg"), kg)
-	c.Load(c.Param("a"), rows[0])
-	c.Load(c.Param("lda"), lda)
-	c.Load(c.Param("b"), bp)
-	c.Load(c.Param("cp"), cptr)
-	c.Load(c.Param("ldc"), ldc)
-	if mr > 1 {
-		c.LEAQ(Mem{Base: rows[0], Index: lda, Scale: 1}, rows[1])
-	}
+	kg, off, bp, cptr, ldc, rows := q8TileArgs(c, mr)
 	y := func(i int) VecPhysical { return q8vec(false, i) }
 	acc := func(r, s int) VecPhysical { return y(4*r + s) }
 	for r := 0; r < mr; r++ {
@@ -193,20 +183,7 @@ func genQ8TileAVX2(c *build.Context, mr int) {
 	c.Load(c.Param("ncols"), n)
 	mask := []VecPhysical{y(10), y(11)}
 	for h := 0; h < 2; h++ {
-		c.MOVQ(n, t)
-		if h > 0 {
-			c.SUBQ(U8(8), t)
-		}
-		zero, done := fmt.Sprintf("%s_t%dzero", name, h), fmt.Sprintf("%s_t%ddone", name, h)
-		c.CMPQ(t, U8(0))
-		c.JLE(LabelRef(zero))
-		c.CMPQ(t, U8(8))
-		c.JLE(LabelRef(done))
-		c.MOVQ(U32(8), t)
-		c.JMP(LabelRef(done))
-		c.Label(zero)
-		c.XORQ(t, t)
-		c.Label(done)
+		q8clamp(c, fmt.Sprintf("%s_t%d", name, h), n, t, 8*h, 8)
 		c.NEGQ(t)
 		c.LEAQ(q8MaskMem.Offset(32), R12)
 		c.VMOVDQU(Mem{Base: R12, Index: t, Scale: 4}, mask[h])
@@ -373,6 +350,43 @@ func genQuantRow(c *build.Context, wide bool) {
 	c.RET()
 }
 
+// q8TileArgs loads the arguments shared by the GEMM tiles (kg, a, lda, b, cp, ldc) and
+// points one register at each of the mr rows of A; off (the byte offset into the rows) is
+// left to the caller.
+func q8TileArgs(c *build.Context, mr int) (kg, off, bp, cptr, ldc GPPhysical, rows []GPPhysical) {
+	var lda GPPhysical
+	kg, off, bp, cptr, ldc, lda = RCX, RSI, RDI, RDX, R9, R8
+	rows = []GPPhysical{RAX, R10, R11, R12, R13, R14}[:mr]
+	c.Load(c.Param("kg"), kg)
+	c.Load(c.Param("a"), rows[0])
+	c.Load(c.Param("lda"), lda)
+	c.Load(c.Param("b"), bp)
+	c.Load(c.Param("cp"), cptr)
+	c.Load(c.Param("ldc"), ldc)
+	for r := 1; r < mr; r++ {
+		c.LEAQ(Mem{Base: rows[r-1], Index: lda, Scale: 1}, rows[r])
+	}
+	return
+}
+
+// q8clamp emits t = clamp(n − sub, 0, hi).
+func q8clamp(c *build.Context, label string, n, t GPPhysical, sub, hi int) {
+	c.MOVQ(n, t)
+	if sub > 0 {
+		c.SUBQ(U8(sub), t)
+	}
+	zero, done := label+"zero", label+"done"
+	c.CMPQ(t, U8(0))
+	c.JLE(LabelRef(zero))
+	c.CMPQ(t, U8(hi))
+	c.JLE(LabelRef(done))
+	c.MOVQ(U32(hi), t)
+	c.JMP(LabelRef(done))
+	c.Label(zero)
+	c.XORQ(t, t)
+	c.Label(done)
+}
+
 var q8zmm = []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
 	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
 
@@ -385,17 +399,7 @@ func genQ8Tile(c *build.Context, mr int) {
 		"C[i][j] (+)= Σ_p a[i·lda+p]·(b[j][p]+128) − corr[i] over p < 4·kg, from a packed panel b",
 		"(see the package comment); it stores the first ncols ≤ 64 columns of each row at",
 		"cp + i·ldc, adding to them when accumulate is set.")
-	kg, off, bp, cptr, ldc, lda := RCX, RSI, RDI, RDX, R9, R8
-	rows := []GPPhysical{RAX, R10, R11, R12, R13, R14}
-	c.Load(c.Param("kg"), kg)
-	c.Load(c.Param("a"), rows[0])
-	c.Load(c.Param("lda"), lda)
-	c.Load(c.Param("b"), bp)
-	c.Load(c.Param("cp"), cptr)
-	c.Load(c.Param("ldc"), ldc)
-	for r := 1; r < mr; r++ {
-		c.LEAQ(Mem{Base: rows[r-1], Index: lda, Scale: 1}, rows[r])
-	}
+	kg, off, bp, cptr, ldc, rows := q8TileArgs(c, mr)
 	acc := func(r, j int) VecPhysical { return q8zmm[4*r+j] }
 	for r := 0; r < mr; r++ {
 		for j := 0; j < 4; j++ {
@@ -430,21 +434,7 @@ func genQ8Tile(c *build.Context, mr int) {
 	c.MOVL(U32(0xffff), ones.As32())
 	masks := []OpmaskPhysical{K1, K2, K3, K4}
 	for j := 0; j < 4; j++ {
-		// t = clamp(n − 16j, 0, 16)
-		c.MOVQ(n, t)
-		if j > 0 {
-			c.SUBQ(U8(16*j), t)
-		}
-		zero, done := fmt.Sprintf("%s_m%dzero", name, j), fmt.Sprintf("%s_m%ddone", name, j)
-		c.CMPQ(t, U8(0))
-		c.JLE(LabelRef(zero))
-		c.CMPQ(t, U8(16))
-		c.JLE(LabelRef(done))
-		c.MOVQ(U32(16), t)
-		c.JMP(LabelRef(done))
-		c.Label(zero)
-		c.XORQ(t, t)
-		c.Label(done)
+		q8clamp(c, fmt.Sprintf("%s_m%d", name, j), n, t, 16*j, 16)
 		c.BZHIL(t.As32(), ones.As32(), t.As32())
 		c.KMOVW(t.As32(), masks[j])
 	}
