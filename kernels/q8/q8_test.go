@@ -1,6 +1,7 @@
 package q8
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -466,11 +467,7 @@ func TestQuantizeRowVariants(t *testing.T) {
 	})
 }
 
-var errNaN = errorString("NaN")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+var errNaN = errors.New("NaN")
 
 // TestMatMulBlocks runs the weight-only Q4_0 and Q8_0 products, every variant, against the
 // float64 product with the dequantized weights.
