@@ -63,7 +63,10 @@ by tokens); AdamW(beta1 0.9, beta2 adam_beta2 or 0.999, eps 1e-8) with decoupled
 projection matrices only (embeddings only with decay_embeddings, never biases, norms or
 learned positions); clip_grad_norm_(clip_norm); lr = schedule(step) with step = updates done
 so far; stops on epochs, max_steps, patience, or the time budget (wall time since the loop
-started, evaluations included, checked after each step).
+started, evaluations included, checked after each step). With ema_decay d > 0 (train.Trainer's
+EMA), a copy of the parameters starts equal to the initial ones and after every update
+becomes d*ema + (1-d)*param; evaluations, model.pt and the final decoding use those averaged
+weights, while training goes on with the raw ones.
 
 Differences from the Go run, by necessity:
   * model selection: the Go trainer evaluates every eval_every steps by greedy-decoding the
@@ -104,7 +107,7 @@ TRAIN_DEFAULTS = {
     "schedule": "inverse_sqrt", "warmup": 800, "weight_decay": 1e-4, "adam_beta2": 0.0,
     "decay_embeddings": False, "clip_norm": 1.0, "label_smoothing": 0.1, "eval_every": 0,
     "eval_sentences": 300, "eval_beam": 0, "patience": 5, "checkpoint_every": 200, "max_len": 128,
-    "max_ratio": 3.0, "seed": 1, "time_budget": "",
+    "max_ratio": 3.0, "seed": 1, "time_budget": "", "ema_decay": 0.0,
 }
 
 # translation.DefaultOptions(): outputs up to 1.5*len(src)+10 tokens, length penalty 1.
@@ -1132,9 +1135,27 @@ def train(a):
 
     st = {"step": 0, "epoch": 0, "best": None, "best_nll": None, "best_step": -1, "bad": 0, "eval_step": 0,
           "best_state": None, "history": [], "eval_seconds": 0.0}
+    ema_decay = float(tcfg["ema_decay"])
+    if not 0 <= ema_decay < 1:
+        raise UsageError("ema_decay %g: want 0 (off) or a value in (0, 1)" % ema_decay)
+    ema = [p.detach().clone() for p in params] if ema_decay > 0 else None
+
+    def ema_update():
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.mul_(ema_decay).add_(p, alpha=1 - ema_decay)
+
+    def swap_ema():  # exchanges the raw and the averaged weights (twice restores them)
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                tmp = p.detach().clone()
+                p.copy_(e)
+                e.copy_(tmp)
 
     def evaluate():
         t0 = time.perf_counter()
+        if ema is not None:
+            swap_ema()
         vl, nll = evaluate_loss(model, vbatcher, smoothing)
         st["eval_seconds"] += time.perf_counter() - t0
         st["eval_step"] = st["step"]
@@ -1150,6 +1171,8 @@ def train(a):
             mark = " (best so far, saved)"
         else:
             st["bad"] += 1
+        if ema is not None:
+            swap_ema()
         log("step %d: val loss %.4f, nll %.4f (ppl %.2f)%s" % (st["step"], vl, nll, math.exp(min(nll, 50)), mark))
         return tcfg["patience"] > 0 and st["bad"] >= tcfg["patience"]
 
@@ -1194,6 +1217,8 @@ def train(a):
             for g in opt.param_groups:
                 g["lr"] = lr
             opt.step()
+            if ema is not None:
+                ema_update()
             st["step"] += 1
             tokens_total += tokens
             now = time.perf_counter()
@@ -1227,7 +1252,9 @@ def train(a):
     train_seconds = time.perf_counter() - start
     log("stopped: %s after %d steps (%d epochs), %.0f s" % (stopped, st["step"], st["epoch"], train_seconds))
 
-    if st["best_state"] is None:  # never evaluated: the final weights
+    if st["best_state"] is None:  # never evaluated: the final (averaged) weights
+        if ema is not None:
+            swap_ema()
         st["best_state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         save_model_atomic(model_pt, model, st["best_state"], {"step": st["step"]})
     model.load_state_dict(st["best_state"])

@@ -59,6 +59,10 @@ type Config struct {
 	Seed            uint64
 	// TimeBudget stops the run when it is spent (0: no limit), after saving.
 	TimeBudget time.Duration
+	// EMADecay, when in (0, 1), keeps an exponential moving average of the weights
+	// (optim.EMA): evaluations, the best model and the final model use the averaged weights,
+	// training goes on with the raw ones. 0: off.
+	EMADecay float64
 }
 
 // Eval scores the current model: a higher score is better (BLEU, say); metrics are printed
@@ -154,6 +158,15 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		}
 		opt = a
 	}
+	// withWeights runs f with the weights that evaluations and saved models use.
+	withWeights := func(f func() error) error { return f() }
+	if cfg.EMADecay != 0 {
+		e, err := optim.NewEMA(opt, cfg.EMADecay)
+		if err != nil {
+			return Result{}, fmt.Errorf("train: %w", err)
+		}
+		opt, withWeights = e, e.WithAverage
+	}
 	if err := os.MkdirAll(t.Dir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
 	}
@@ -206,28 +219,36 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		}
 		t0 := time.Now()
 		defer func() { evalTime += time.Since(t0) }()
-		score, metrics, err := t.Eval()
-		if err != nil {
-			return false, err
-		}
-		pos.EvalStep = step
-		if math.IsNaN(score) || math.IsInf(score, 0) {
-			return false, fmt.Errorf("train: evaluation at step %d gave %v", step, score)
-		}
-		improved := !pos.HasBest || score > pos.BestScore
+		var score float64
+		var metrics map[string]float64
 		mark := ""
-		if improved {
+		err = withWeights(func() error {
+			var err error
+			score, metrics, err = t.Eval()
+			if err != nil {
+				return err
+			}
+			pos.EvalStep = step
+			if math.IsNaN(score) || math.IsInf(score, 0) {
+				return fmt.Errorf("train: evaluation at step %d gave %v", step, score)
+			}
+			if pos.HasBest && score <= pos.BestScore {
+				pos.BadEvals++
+				return nil
+			}
 			pos.BestScore, pos.BestStep, pos.BadEvals, pos.HasBest = score, step, 0, true
 			meta := map[string]string{"step": fmt.Sprint(step), "score": fmt.Sprint(score)}
+			if cfg.EMADecay != 0 {
+				meta["ema_decay"] = fmt.Sprint(cfg.EMADecay)
+			}
 			for k, v := range t.Extra {
 				meta[k] = v
 			}
-			if err := ckpt.SaveModel(t.BestDir(), t.ModelCfg, t.Params, meta); err != nil {
-				return false, err
-			}
 			mark = " (best so far, saved)"
-		} else {
-			pos.BadEvals++
+			return ckpt.SaveModel(t.BestDir(), t.ModelCfg, t.Params, meta)
+		})
+		if err != nil {
+			return false, err
 		}
 		t.logf("\nstep %d: score %.2f%s %v\n", step, score, mark, fmtMetrics(metrics))
 		return cfg.Patience > 0 && pos.BadEvals >= cfg.Patience, nil
@@ -357,7 +378,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	bar.done()
 	// A run that never evaluated keeps its final weights as the best.
 	if t.Eval == nil {
-		if err := ckpt.SaveModel(t.BestDir(), t.ModelCfg, t.Params, t.Extra); err != nil {
+		if err := withWeights(func() error { return ckpt.SaveModel(t.BestDir(), t.ModelCfg, t.Params, t.Extra) }); err != nil {
 			return res, err
 		}
 	}

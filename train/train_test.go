@@ -102,26 +102,99 @@ func TestTrainLearnsAndKeepsBest(t *testing.T) {
 	}
 }
 
-// Stopping after some steps and resuming ends exactly where one uninterrupted run ends.
+// Stopping after some steps and resuming ends exactly where one uninterrupted run ends, the
+// weights' moving average included.
 func TestResumeIsExact(t *testing.T) {
-	run := func(dir string, steps int) []float32 {
-		m, cfg, task := setup(t)
-		tr := &train.Trainer{Model: m, ModelCfg: cfg, Params: m.Params(), Data: task, Dir: dir,
-			Config: train.Config{MaxSteps: steps, LR: 1e-3, Schedule: "constant", CheckpointEvery: 3, Seed: 2}}
-		if _, err := tr.Run(context.Background()); err != nil {
-			t.Fatal(err)
+	for _, ema := range []float64{0, 0.9} {
+		run := func(dir string, steps int) (raw, best []float32) {
+			m, cfg, task := setup(t)
+			tr := &train.Trainer{Model: m, ModelCfg: cfg, Params: m.Params(), Data: task, Dir: dir,
+				Config: train.Config{MaxSteps: steps, LR: 1e-3, Schedule: "constant", CheckpointEvery: 3, Seed: 2, EMADecay: ema}}
+			if _, err := tr.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return weights(m), loadWeights(t, tr.BestDir(), cfg)
 		}
-		return weights(m)
+		a, abest := run(t.TempDir(), 20)
+		dir := t.TempDir()
+		run(dir, 9)
+		b, bbest := run(dir, 20)
+		same(t, "raw", a, b)
+		same(t, "best", abest, bbest)
+		if d := maxDiff(a, abest); (ema == 0) != (d == 0) {
+			t.Fatalf("EMA %v: saved weights differ from the raw ones by %v", ema, d)
+		}
 	}
-	a := run(t.TempDir(), 20)
-	dir := t.TempDir()
-	run(dir, 9)
-	b := run(dir, 20)
+}
+
+// With EMADecay, evaluations and the best model see the averaged weights, and training goes
+// on with the raw ones.
+func TestEMAEvaluatesAverage(t *testing.T) {
+	m, cfg, task := setup(t)
+	var seen [][]float32
+	tr := &train.Trainer{Model: m, ModelCfg: cfg, Params: m.Params(), Data: task, Dir: t.TempDir(),
+		Config: train.Config{MaxSteps: 12, LR: 3e-3, Schedule: "constant", EvalEvery: 4, Seed: 5, EMADecay: 0.8},
+		Eval: func() (float64, map[string]float64, error) {
+			seen = append(seen, weights(m))
+			return float64(len(seen)), nil, nil // each evaluation better than the last
+		}}
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("%d evaluations", len(seen))
+	}
+	last := seen[len(seen)-1]
+	same(t, "best", last, loadWeights(t, tr.BestDir(), cfg))
+	if maxDiff(last, weights(m)) == 0 {
+		t.Fatal("the evaluation saw the raw weights")
+	}
+	// The same run without the average evaluates the raw weights.
+	m2, _, task2 := setup(t)
+	var raw []float32
+	tr2 := &train.Trainer{Model: m2, ModelCfg: cfg, Params: m2.Params(), Data: task2, Dir: t.TempDir(),
+		Config: train.Config{MaxSteps: 12, LR: 3e-3, Schedule: "constant", EvalEvery: 12, Seed: 5},
+		Eval:   func() (float64, map[string]float64, error) { raw = weights(m2); return 0, nil, nil }}
+	if _, err := tr2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	same(t, "raw training", weights(m), raw)
+	if _, err := (&train.Trainer{Model: m2, ModelCfg: cfg, Params: m2.Params(), Data: task2, Dir: t.TempDir(),
+		Config: train.Config{MaxSteps: 1, LR: 1e-3, EMADecay: 1.5}}).Run(context.Background()); err == nil {
+		t.Fatal("EMA decay 1.5 accepted")
+	}
+}
+
+func loadWeights(t *testing.T, dir string, cfg transformer.Config) []float32 {
+	t.Helper()
+	m, err := transformer.New(cfg, tensor.F32, rand.New(rand.NewPCG(9, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ckpt.LoadWeights(dir, m, nn.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return weights(m)
+}
+
+func same(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d vs %d weights", what, len(a), len(b))
+	}
 	for i := range a {
 		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			t.Fatalf("weight %d: straight run %v, resumed %v", i, a[i], b[i])
+			t.Fatalf("%s: weight %d: %v vs %v", what, i, a[i], b[i])
 		}
 	}
+}
+
+func maxDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
 }
 
 func TestPatienceAndErrors(t *testing.T) {

@@ -55,6 +55,7 @@ type trainSettings struct {
 	MaxRatio        float64 `json:"max_ratio"`
 	Seed            uint64  `json:"seed"`
 	TimeBudget      string  `json:"time_budget"`
+	EMADecay        float64 `json:"ema_decay"`
 }
 
 func defaultTrainFile() trainFile {
@@ -162,7 +163,7 @@ func newTrain() *cobra.Command {
 				Train: train.Config{Epochs: t.Epochs, MaxSteps: t.MaxSteps, Accumulate: t.Accumulate, LR: t.LR,
 					Schedule: t.Schedule, Warmup: t.Warmup, WeightDecay: t.WeightDecay, Beta2: t.AdamBeta2, ClipNorm: t.ClipNorm,
 					EvalEvery: t.EvalEvery, Patience: t.Patience, CheckpointEvery: t.CheckpointEvery, Seed: t.Seed,
-					TimeBudget: budget},
+					TimeBudget: budget, EMADecay: t.EMADecay},
 			}
 			o.Train.Decay.Embeddings = t.DecayEmbeddings
 			_, res, err := translation.Train(ctx, trainPairs, validPairs, out, o)
