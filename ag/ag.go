@@ -90,7 +90,25 @@ type Param struct {
 	packed  *kernels.PackedB
 	stale   bool
 	version uint64
+	kernel  WeightKernel
 }
+
+// WeightKernel multiplies by a weight held in another form than its float Value (quantized,
+// say). Inference paths (nothing recording) use a Param's kernel in place of the float
+// product; training and gradients always use Value.
+type WeightKernel interface {
+	// MulT sets y to x·Wᵀ + beta·y for n rows: x is n rows of In values (contiguous), y's
+	// rows start ldy apart and hold Out values each. beta is 0 or 1; with 0, y is only
+	// written.
+	MulT(y []float32, ldy int, x []float32, n int, beta float32)
+}
+
+// Kernel is the weight's inference kernel, nil when it has none.
+func (p *Param) Kernel() WeightKernel { return p.kernel }
+
+// SetKernel makes k p's inference kernel until p's value changes (Changed drops it: a kernel
+// is derived from the value). Set it after loading the value.
+func (p *Param) SetKernel(k WeightKernel) { p.kernel = k }
 
 // NewParam makes a parameter holding t.
 func NewParam(t *tensor.Tensor, role Role) *Param {
@@ -101,6 +119,7 @@ func NewParam(t *tensor.Tensor, role Role) *Param {
 func (p *Param) Changed() {
 	p.stale = true
 	p.version++
+	p.kernel = nil
 }
 
 // Version counts the changes of p's value, for caches derived from it (a stacked packing of

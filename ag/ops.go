@@ -22,14 +22,16 @@ func MatMul(t *Tape, a, b *Var, transA, transB bool) *Var {
 // form (Param.PackedT).
 func Linear(t *Tape, x *Var, w, bias *Param) *Var {
 	var bv *tensor.Tensor
-	if bias != nil {
-		bv = bias.Value
-	}
-	y := ops.Linear(x.Value, w.Value, bv, w.PackedT())
 	var bvar *Var
 	if bias != nil {
-		bvar = &bias.Var
+		bv, bvar = bias.Value, &bias.Var
 	}
+	if w.kernel != nil && !t.recording(x, &w.Var, bvar) {
+		if y := kernelLinearCat(x.Value, []*Param{w}, []*tensor.Tensor{bv}); y != nil {
+			return &Var{Value: y}
+		}
+	}
+	y := ops.Linear(x.Value, w.Value, bv, w.PackedT())
 	return t.record(y, func(out *Var) {
 		var db *tensor.Tensor
 		if bias != nil {
@@ -270,6 +272,11 @@ func LinearCat(t *Tape, x *Var, ws, biases []*Param, packed *kernels.PackedB) *V
 			}
 		}
 	}
+	if !t.recording(inputs...) {
+		if y := kernelLinearCat(x.Value, ws, bt); y != nil {
+			return &Var{Value: y}
+		}
+	}
 	y := ops.LinearCat(x.Value, wt, bt, packed)
 	return t.record(y, func(out *Var) {
 		dws := make([]*tensor.Tensor, len(ws))
@@ -296,4 +303,51 @@ func AttentionQKV(t *Tape, qkv *Var, heads int, mask ops.AttnMask, scale, dropP 
 	return t.record(y, func(out *Var) {
 		ops.AttentionQKVBackward(qkv.Value, out.Grad, heads, scale, saved, gradIf(qkv))
 	}, qkv)
+}
+
+// kernelLinearCat is LinearCat (Linear for one weight) by the weights' kernels: x·[W₀ᵀ W₁ᵀ …]
+// + [b₀ b₁ …], each weight's outputs side by side. It returns nil (the caller takes the
+// float path) unless x is float32 and every weight has a kernel. biases may be nil or hold
+// nils.
+func kernelLinearCat(x *tensor.Tensor, ws []*Param, biases []*tensor.Tensor) *tensor.Tensor {
+	if x.DType() != tensor.F32 || x.Rank() < 1 {
+		return nil
+	}
+	total := 0
+	for _, w := range ws {
+		if w.kernel == nil || w.Value.Rank() != 2 || w.Value.Dim(1) != x.Dim(-1) {
+			return nil
+		}
+		total += w.Value.Dim(0)
+	}
+	n := 1
+	for _, d := range x.Shape()[:x.Rank()-1] {
+		n *= d
+	}
+	for i, b := range biases {
+		if b != nil && (b.DType() != tensor.F32 || b.Len() != ws[i].Value.Dim(0)) {
+			return nil // the float path reports it
+		}
+	}
+	shape := x.Shape()
+	shape[len(shape)-1] = total
+	y := tensor.Empty(tensor.F32, shape...)
+	yv, xv := y.F32(), x.Contiguous().F32()
+	off := 0
+	for i, w := range ws {
+		width := w.Value.Dim(0)
+		beta := float32(0)
+		if biases != nil && biases[i] != nil {
+			b := biases[i].Contiguous().F32()
+			for r := 0; r < n; r++ {
+				copy(yv[r*total+off:r*total+off+width], b)
+			}
+			beta = 1
+		}
+		if n > 0 && width > 0 {
+			w.kernel.MulT(yv[off:], total, xv, n, beta)
+		}
+		off += width
+	}
+	return y
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,6 +69,18 @@ func params(ps []nn.NamedParam) map[string]*tensor.Tensor {
 	return m
 }
 
+// Encoder is a weight's inference kernel (ag.WeightKernel) that is saved in place of the
+// float value: a quantized weight. Encode adds its tensors to w under names derived from the
+// parameter's and returns its format's name, which the file's metadata records under
+// QuantizationKey (a JSON object from parameter names to formats). Package quant reads such
+// files back.
+type Encoder interface {
+	Encode(name string, w *safetensors.Writer) (format string, err error)
+}
+
+// QuantizationKey is the safetensors metadata key listing the weights saved by an Encoder.
+const QuantizationKey = "optiformer.quantization"
+
 // writeModelFiles writes config.json and model.safetensors into dir.
 func writeModelFiles(dir string, cfg any, ps []nn.NamedParam, meta map[string]string) error {
 	b, err := json.MarshalIndent(cfg, "", "  ")
@@ -78,8 +91,33 @@ func writeModelFiles(dir string, cfg any, ps []nn.NamedParam, meta map[string]st
 		return err
 	}
 	w := safetensors.NewWriter()
-	if err := addTensors(w, params(ps)); err != nil {
+	float := make([]nn.NamedParam, 0, len(ps))
+	formats := map[string]string{}
+	for _, p := range ps {
+		enc, ok := p.Param.Kernel().(Encoder)
+		if !ok {
+			float = append(float, p)
+			continue
+		}
+		f, err := enc.Encode(p.Name, w)
+		if err != nil {
+			return fmt.Errorf("ckpt: %s: %w", p.Name, err)
+		}
+		formats[p.Name] = f
+	}
+	if err := addTensors(w, params(float)); err != nil {
 		return err
+	}
+	if len(formats) > 0 {
+		b, err := json.Marshal(formats)
+		if err != nil {
+			return err
+		}
+		meta = maps.Clone(meta)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta[QuantizationKey] = string(b)
 	}
 	keys := make([]string, 0, len(meta))
 	for k := range meta {
@@ -262,6 +300,9 @@ func LoadWeights(dir string, model any, o nn.LoadOptions) error {
 		return err
 	}
 	defer w.Close()
+	if _, ok := w.Metadata()[QuantizationKey]; ok {
+		return fmt.Errorf("ckpt: %s holds quantized weights; package quant loads them (quant.LoadWeights)", filepath.Join(dir, WeightsFile))
+	}
 	return nn.Load(model, w, o)
 }
 

@@ -29,6 +29,6 @@ func newRoot() *cobra.Command {
 			return cpu.EnvError()
 		},
 	}
-	root.AddCommand(newDemo(), newBench(), newTrain(), newTranslate(), newEval(), newScore(), newTokenize(), newTokenizerCmd())
+	root.AddCommand(newDemo(), newBench(), newTrain(), newTranslate(), newEval(), newScore(), newTokenize(), newTokenizerCmd(), newQuantize())
 	return root
 }

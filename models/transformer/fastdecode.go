@@ -108,8 +108,7 @@ func (m *Model) beginFast(src [][]int) (*fastSession, error) {
 // linearInto computes y = x·Wᵀ + b for n rows of x (n, in) with the layer's packed weight;
 // with accumulate, y = y + x·Wᵀ + b (a residual connection folded into the product).
 func linearInto(y, x []float32, n, in int, l *nn.Linear, accumulate bool) {
-	w := l.Weight.PackedT()
-	out := w.N()
+	out := l.Weight.Value.Dim(0)
 	beta := float32(0)
 	if accumulate {
 		beta = 1
@@ -127,7 +126,11 @@ func linearInto(y, x []float32, n, in int, l *nn.Linear, accumulate bool) {
 			beta = 1
 		}
 	}
-	kernels.GemmPacked(false, n, 1, x[:n*in], in, w, beta, y[:n*out], out)
+	if k := l.Weight.Kernel(); k != nil {
+		k.MulT(y[:n*out], out, x[:n*in], n, beta)
+		return
+	}
+	kernels.GemmPacked(false, n, 1, x[:n*in], in, l.Weight.PackedT(), beta, y[:n*out], out)
 }
 
 func grow32(b []float32, n int) []float32 {
@@ -207,15 +210,17 @@ func (s *fastSession) Step(tokens []int) ([]float32, error) {
 		s.layerNorm(s.x, s.x, dec.LayerNorm)
 	}
 	// Logits and log-probabilities.
-	var w *kernels.PackedB
+	head := dec.EmbedTokens.Weight
 	if m.LMHead != nil {
-		w = m.LMHead.Weight.PackedT()
-	} else {
-		w = dec.EmbedTokens.Weight.PackedT()
+		head = m.LMHead.Weight
 	}
-	V := w.N()
+	V := head.Value.Dim(0)
 	s.logits = grow32(s.logits, R*V)
-	kernels.GemmPacked(false, R, 1, s.x, C, w, 0, s.logits, V)
+	if k := head.Kernel(); k != nil {
+		k.MulT(s.logits, V, s.x[:R*C], R, 0)
+	} else {
+		kernels.GemmPacked(false, R, 1, s.x, C, head.PackedT(), 0, s.logits, V)
+	}
 	if m.LMHead != nil && m.LMHead.Bias != nil {
 		b := m.LMHead.Bias.Value.F32()
 		for r := 0; r < R; r++ {
@@ -275,6 +280,28 @@ func activate(x []float32, a ops.Activation) {
 // linearCatInto computes the stacked q/k/v projection y = x·[Wq; Wk; Wv]ᵀ + [bq; bk; bv] for n
 // rows of x (n, in).
 func linearCatInto(y, x []float32, n, in int, a *nn.MultiHeadAttention) {
+	ls := []*nn.Linear{a.QProj, a.KProj, a.VProj}
+	if ls[0].Weight.Kernel() != nil && ls[1].Weight.Kernel() != nil && ls[2].Weight.Kernel() != nil {
+		out := 0
+		for _, l := range ls {
+			out += l.Weight.Value.Dim(0)
+		}
+		off := 0
+		for _, l := range ls {
+			width := l.Weight.Value.Dim(0)
+			beta := float32(0)
+			if l.Bias != nil {
+				b := l.Bias.Value.F32()
+				for r := 0; r < n; r++ {
+					copy(y[r*out+off:r*out+off+width], b)
+				}
+				beta = 1
+			}
+			l.Weight.Kernel().MulT(y[off:n*out], out, x[:n*in], n, beta)
+			off += width
+		}
+		return
+	}
 	w := a.StackedQKV()
 	out := w.N()
 	row := y[:out]

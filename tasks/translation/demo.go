@@ -93,3 +93,14 @@ func assetPairs(name string) ([]data.Pair, error) {
 	}
 	return pairs, nil
 }
+
+// BuiltinValidation is the Multi30k validation set bundled in the binary (1,014 English
+// sentences and their German references), the default evaluation set of `quantize`.
+func BuiltinValidation() (src, ref []string, err error) {
+	pairs, err := assetPairs("multi30k-val")
+	if err != nil {
+		return nil, nil, err
+	}
+	src, ref = split(pairs)
+	return src, ref, nil
+}

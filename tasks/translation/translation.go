@@ -16,9 +16,11 @@ import (
 	"github.com/optiformer/optiformer/ckpt"
 	"github.com/optiformer/optiformer/decode"
 	"github.com/optiformer/optiformer/internal/fsutil"
+	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/metrics"
 	"github.com/optiformer/optiformer/models/transformer"
 	"github.com/optiformer/optiformer/nn"
+	"github.com/optiformer/optiformer/quant"
 	"github.com/optiformer/optiformer/tensor"
 	"github.com/optiformer/optiformer/tokenizer"
 	"github.com/optiformer/optiformer/tokenizer/hf"
@@ -33,12 +35,14 @@ const TokenizerFile = "tokenizer.json"
 type Model struct {
 	Net *transformer.Model
 	Tok tokenizer.Tokenizer
+	// Quant lists the quantized weights (none for a float model).
+	Quant []quant.Entry
 	// tokJSON is the tokenizer file's bytes, written back by Save.
 	tokJSON []byte
 }
 
-// Load reads a model directory: config.json, model.safetensors and tokenizer.json (or a
-// SentencePiece tokenizer.model).
+// Load reads a model directory: config.json, model.safetensors (float or quantized) and
+// tokenizer.json (or a SentencePiece tokenizer.model).
 func Load(dir string) (*Model, error) {
 	b, err := ckpt.ReadConfig(dir)
 	if err != nil {
@@ -55,10 +59,11 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ckpt.LoadWeights(dir, net, nn.LoadOptions{}); err != nil {
+	q, err := quant.LoadWeights(dir, net, nn.LoadOptions{})
+	if err != nil {
 		return nil, err
 	}
-	m := &Model{Net: net}
+	m := &Model{Net: net, Quant: q}
 	tj := filepath.Join(dir, TokenizerFile)
 	if raw, err := os.ReadFile(tj); err == nil {
 		t, err := hf.Parse(raw)
@@ -76,6 +81,9 @@ func Load(dir string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// TiedHead reports whether the token embedding table is also the output projection.
+func (m *Model) TiedHead() bool { return m.Net.LMHead == nil }
 
 // Save writes the model into dir: tokenizer.json, model.safetensors and config.json, each
 // atomically; other files in dir (a run's checkpoints) stay.
@@ -212,6 +220,43 @@ func (m *Model) Evaluate(src, ref []string, o Options) (Eval, error) {
 	e := Eval{BLEU: bleu, CHRF: chrf, Stats: st, Hyps: hyps, TokensSec: st.TokensPerSecond()}
 	e.P50, e.P90, e.P99 = percentiles(st.Latency)
 	return e, nil
+}
+
+// Latency times the model on each sentence alone (batch 1): the encoder forward (the
+// encoder and the cross-attention keys and values, BeginDecode), and each greedy decoder
+// step; it returns the medians.
+func (m *Model) Latency(texts []string) (encoder, step time.Duration, err error) {
+	src, err := m.Encode(texts)
+	if err != nil {
+		return 0, 0, err
+	}
+	cfg := m.Net.Cfg
+	var enc, steps []time.Duration
+	for _, s := range src {
+		t0 := time.Now()
+		sess, err := m.Net.BeginDecode([][]int{s})
+		if err != nil {
+			return 0, 0, err
+		}
+		enc = append(enc, time.Since(t0))
+		tok := cfg.BOSID
+		limit := min(cfg.MaxPositions-1, int(1.5*float64(len(s)))+10)
+		for i := 0; i < limit; i++ {
+			t0 := time.Now()
+			lp, err := sess.Step([]int{tok})
+			if err != nil {
+				return 0, 0, err
+			}
+			tok = kernels.ArgMax(lp)
+			steps = append(steps, time.Since(t0))
+			if tok == cfg.EOSID {
+				break
+			}
+		}
+	}
+	e, _, _ := percentiles(enc)
+	st, _, _ := percentiles(steps)
+	return e, st, nil
 }
 
 func percentiles(d []time.Duration) (p50, p90, p99 time.Duration) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/optiformer/optiformer/data"
 	"github.com/optiformer/optiformer/models/transformer"
+	"github.com/optiformer/optiformer/quant"
 	"github.com/optiformer/optiformer/tasks/translation"
 	"github.com/optiformer/optiformer/train"
 )
@@ -128,6 +129,60 @@ func TestTrainTranslateResume(t *testing.T) {
 	}
 	if _, err := loaded.Evaluate([]string{"a"}, []string{"b", "c"}, translation.DefaultOptions()); err == nil {
 		t.Error("Evaluate with 1 source and 2 references did not fail")
+	}
+
+	// Quantize the trained model: smaller files that every loader takes, quality kept
+	// within --max-drop, a second quantization refused.
+	var ref []string
+	for _, p := range valid {
+		ref = append(ref, p.Tgt)
+	}
+	for _, c := range []struct {
+		scheme  quant.Scheme
+		maxDrop float64
+		size    float64
+	}{{quant.Int8Dynamic, -1, 0.4}, {quant.W4, 0, 0.3}} {
+		qdir := filepath.Join(t.TempDir(), string(c.scheme))
+		r, err := translation.Quantize(dir, qdir, translation.QuantizeOptions{Quant: quant.Options{Scheme: c.scheme},
+			Src: src, Ref: ref, SpeedSentences: 5, MaxDrop: c.maxDrop})
+		if err != nil {
+			t.Fatal(c.scheme, err)
+		}
+		if r.Float.Bytes == 0 || r.Float.TokensPerS <= 0 || r.Quantized.StepMs <= 0 || r.Quantized.EncoderMs <= 0 {
+			t.Fatalf("%s: report %+v", c.scheme, r)
+		}
+		// (a toy model: biases, norms and the file header weigh more than in a real one)
+		if len(r.KeptFloat) == 0 && float64(r.Quantized.Bytes) > c.size*float64(r.Float.Bytes) {
+			t.Errorf("%s: %d bytes, float32 %d", c.scheme, r.Quantized.Bytes, r.Float.Bytes)
+		}
+		if c.maxDrop >= 0 && r.Float.BLEU-r.Quantized.BLEU > c.maxDrop && len(r.Weights) > 0 {
+			t.Errorf("%s: BLEU %.2f → %.2f with --max-drop %v", c.scheme, r.Float.BLEU, r.Quantized.BLEU, c.maxDrop)
+		}
+		if r.Float.BLEU-r.Quantized.BLEU > 10 {
+			t.Errorf("%s: BLEU %.2f → %.2f", c.scheme, r.Float.BLEU, r.Quantized.BLEU)
+		}
+		t.Logf("%s:\n%s", c.scheme, r)
+		if !strings.Contains(r.String(), "greedy tokens/s") {
+			t.Errorf("report:\n%s", r)
+		}
+		q, err := translation.Load(qdir)
+		if err != nil {
+			t.Fatal(c.scheme, err)
+		}
+		if len(q.Quant) != len(r.Weights) {
+			t.Fatalf("%s: reloaded %d quantized weights, report %d", c.scheme, len(q.Quant), len(r.Weights))
+		}
+		e, err := q.Evaluate(src, ref, translation.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.BLEU.Score != r.Quantized.BLEU {
+			t.Errorf("%s: reloaded model scores %.2f, the report %.2f", c.scheme, e.BLEU.Score, r.Quantized.BLEU)
+		}
+		if _, err := translation.Quantize(qdir, qdir+"-again", translation.QuantizeOptions{Quant: quant.Options{Scheme: c.scheme},
+			Src: src, Ref: ref, MaxDrop: -1}); err == nil || !strings.Contains(err.Error(), "already quantized") {
+			t.Errorf("quantizing a quantized model: %v", err)
+		}
 	}
 }
 

@@ -1,0 +1,373 @@
+// Package quant quantizes a model's weights for inference and saves and loads quantized
+// model files.
+//
+// Schemes (Scheme):
+//   - int8-dynamic: weights int8, symmetric per output channel; activations quantized per
+//     token (row) at run time; the products run in int8 with int32 sums (kernels/q8.Gemm).
+//   - w8, w4: weight-only int8 / int4 in groups of 32 with a float16 scale per group, in
+//     ggml's Q8_0 / Q4_0 block layout; the products dequantize the blocks in registers and
+//     run in float32 (kernels/q8.MatMulQ8_0, MatMulQ4_0).
+//   - f16, bf16: weights stored as float16 / bfloat16 and computed in float32.
+//
+// Quantizing replaces a weight's float value by its dequantized value (what the quantized
+// form represents), so the float paths (training, the embedding lookup of a tied table) see
+// the same weights the kernels use, and gives the weight an inference kernel
+// (ag.WeightKernel) that the model's forward and decoding use. The float copy stays in memory:
+// memory use does not shrink yet, the file does.
+//
+// A quantized model file is a safetensors file whose metadata key ckpt.QuantizationKey maps
+// each quantized weight to its format; for a weight named W:
+//   - "int8": W.qweight (I8, out×in) and W.qscale (F32, out): W ≈ qscale[j]·qweight[j][p];
+//   - "q8_0", "q4_0": W.q8_0 / W.q4_0 (U8, out × in/32·34 or in/32·18): each row's blocks in
+//     ggml's byte layout (float16 scale, then the quants);
+//   - "f16", "bf16": W itself in that dtype.
+package quant
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/optiformer/optiformer/ag"
+	"github.com/optiformer/optiformer/kernels"
+	"github.com/optiformer/optiformer/kernels/q8"
+	"github.com/optiformer/optiformer/nn"
+	"github.com/optiformer/optiformer/safetensors"
+	"github.com/optiformer/optiformer/tensor"
+)
+
+// Scheme names a quantization scheme.
+type Scheme string
+
+// The schemes.
+const (
+	Int8Dynamic Scheme = "int8-dynamic"
+	W8          Scheme = "w8"
+	W4          Scheme = "w4"
+	F16         Scheme = "f16"
+	BF16        Scheme = "bf16"
+)
+
+// Schemes lists the schemes Quantize accepts.
+var Schemes = []Scheme{Int8Dynamic, W8, W4, F16, BF16}
+
+// ParseScheme checks a scheme name.
+func ParseScheme(s string) (Scheme, error) {
+	for _, k := range Schemes {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	if s == "int8-static" {
+		return "", fmt.Errorf("quant: scheme int8-static (calibrated activation scales) is not implemented yet; int8-dynamic quantizes activations per token at run time")
+	}
+	names := make([]string, len(Schemes))
+	for i, k := range Schemes {
+		names[i] = string(k)
+	}
+	return "", fmt.Errorf("quant: unknown scheme %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// Layer classes, for Options.Layers.
+const (
+	Attention = "attention" // q, k, v and output projections of self- and cross-attention
+	FFN       = "ffn"       // the feed-forward layers (fc1, fc2)
+	Head      = "head"      // the output projection (lm_head, or the tied embedding table)
+	All       = "all"       // all of the above
+)
+
+// Options control Quantize.
+type Options struct {
+	Scheme Scheme
+	// Group is the group size of w8/w4 (0: 32, the only one ggml's blocks have).
+	Group int
+	// Layers are the classes quantized (nil: All).
+	Layers []string
+	// Skip lists weights (by name) left in float, e.g. the most sensitive ones.
+	Skip []string
+}
+
+// Entry describes one quantized weight.
+type Entry struct {
+	Name     string
+	Format   string // int8, q8_0, q4_0, f16, bf16
+	Out, In  int
+	Bytes    int     // stored size of the weight (scales included)
+	MaxError float64 // largest |dequantized − original| over the weight
+}
+
+// Classify returns the layer class of a parameter by its name and role, "" for parameters
+// no scheme quantizes (biases, norms, positions, untied input embeddings).
+func Classify(name string, role ag.Role, tiedHead bool) string {
+	switch {
+	case role == ag.RoleWeight && (strings.Contains(name, "attn.") || strings.Contains(name, "attention.")):
+		return Attention
+	case role == ag.RoleWeight && (strings.Contains(name, ".fc1.") || strings.Contains(name, ".fc2.")):
+		return FFN
+	case role == ag.RoleWeight && strings.HasPrefix(name, "lm_head."):
+		return Head
+	case role == ag.RoleEmbedding && tiedHead && (name == "shared.weight" || strings.HasSuffix(name, "embed_tokens.weight")):
+		return Head
+	}
+	return ""
+}
+
+// Quantize quantizes the selected weights of model (a pointer to a model struct whose
+// parameters nn.Params lists) in place and returns what it did, sorted by name. tiedHead says
+// that the token embedding table is also the output projection (it is quantized with the
+// head then). Weights whose input size the group does not divide stay in float and are
+// reported in skipped.
+func Quantize(model any, tiedHead bool, o Options) (done []Entry, skipped []string, err error) {
+	if _, err := ParseScheme(string(o.Scheme)); err != nil {
+		return nil, nil, err
+	}
+	if o.Group == 0 {
+		o.Group = q8.BlockSize
+	}
+	if o.Group != q8.BlockSize && (o.Scheme == W8 || o.Scheme == W4) {
+		return nil, nil, fmt.Errorf("quant: group %d: only groups of %d (ggml's Q8_0/Q4_0 blocks) are implemented", o.Group, q8.BlockSize)
+	}
+	classes := map[string]bool{}
+	if len(o.Layers) == 0 {
+		o.Layers = []string{All}
+	}
+	for _, l := range o.Layers {
+		switch l {
+		case All:
+			classes[Attention], classes[FFN], classes[Head] = true, true, true
+		case Attention, FFN, Head:
+			classes[l] = true
+		default:
+			return nil, nil, fmt.Errorf("quant: unknown layer class %q (want attention, ffn, head or all)", l)
+		}
+	}
+	skip := map[string]bool{}
+	for _, s := range o.Skip {
+		skip[s] = true
+	}
+	for _, p := range nn.Params(model) {
+		c := Classify(p.Name, p.Param.Role, tiedHead)
+		if c == "" || !classes[c] || skip[p.Name] {
+			continue
+		}
+		v := p.Param.Value
+		if v.Rank() != 2 || v.DType() != tensor.F32 {
+			skipped = append(skipped, p.Name)
+			continue
+		}
+		out, in := v.Dim(0), v.Dim(1)
+		if (o.Scheme == W8 || o.Scheme == W4) && in%o.Group != 0 {
+			skipped = append(skipped, p.Name)
+			continue
+		}
+		w := v.Contiguous().F32()
+		k, deq, err := quantizeWeight(o.Scheme, w, out, in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("quant: %s: %w", p.Name, err)
+		}
+		e := Entry{Name: p.Name, Format: k.format(), Out: out, In: in, Bytes: k.bytes()}
+		for i := range w {
+			e.MaxError = max(e.MaxError, abs(float64(deq[i])-float64(w[i])))
+		}
+		p.Param.Value = tensor.FromF32(deq, out, in)
+		p.Param.Changed()
+		p.Param.SetKernel(k)
+		done = append(done, e)
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].Name < done[j].Name })
+	return done, skipped, nil
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// kernel is a quantized weight: its product, its stored form and its size.
+type kernel interface {
+	ag.WeightKernel
+	format() string
+	bytes() int
+	Encode(name string, w *safetensors.Writer) (string, error)
+}
+
+// quantizeWeight quantizes w (out×in) with scheme s and returns the kernel and the
+// dequantized weights.
+func quantizeWeight(s Scheme, w []float32, out, in int) (kernel, []float32, error) {
+	deq := make([]float32, len(w))
+	switch s {
+	case Int8Dynamic:
+		qw, err := q8.QuantizeWeights(w, out, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		for j := 0; j < out; j++ {
+			q8.DequantizeRowSym(deq[j*in:(j+1)*in], qw.Q[j*in:(j+1)*in], qw.Scale[j])
+		}
+		return newInt8(qw, deq, out, in), deq, nil
+	case W8, W4:
+		for _, x := range w {
+			if x != x || x > 3.4e38 || x < -3.4e38 {
+				return nil, nil, fmt.Errorf("a weight is %v", x)
+			}
+		}
+		nb := in / q8.BlockSize
+		k := &blockKernel{out: out, in: in}
+		if s == W8 {
+			k.q8 = make([]q8.BlockQ8_0, out*nb)
+			for j := 0; j < out; j++ {
+				q8.QuantizeRowQ8_0(k.q8[j*nb:(j+1)*nb], w[j*in:(j+1)*in])
+				q8.DequantizeRowQ8_0(deq[j*in:(j+1)*in], k.q8[j*nb:(j+1)*nb])
+			}
+		} else {
+			k.q4 = make([]q8.BlockQ4_0, out*nb)
+			for j := 0; j < out; j++ {
+				q8.QuantizeRowQ4_0(k.q4[j*nb:(j+1)*nb], w[j*in:(j+1)*in])
+				q8.DequantizeRowQ4_0(deq[j*in:(j+1)*in], k.q4[j*nb:(j+1)*nb])
+			}
+		}
+		return k, deq, nil
+	case F16, BF16:
+		for i, x := range w {
+			if s == F16 {
+				deq[i] = safetensors.F16ToFloat32(safetensors.Float32ToF16(x))
+			} else {
+				deq[i] = safetensors.BF16ToFloat32(safetensors.Float32ToBF16(x))
+			}
+		}
+		return newHalf(s, deq, out, in), deq, nil
+	}
+	return nil, nil, fmt.Errorf("scheme %q", s)
+}
+
+// scratch holds temporary float rows between calls.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
+
+func getScratch(n int) *[]float32 {
+	p := scratch.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// store writes n rows of out values from t (contiguous) into y (rows ldy apart):
+// y = t + beta·y.
+func store(y []float32, ldy int, t []float32, n, out int, beta float32) {
+	for r := 0; r < n; r++ {
+		dst, src := y[r*ldy:r*ldy+out], t[r*out:(r+1)*out]
+		if beta == 0 {
+			copy(dst, src)
+		} else {
+			kernels.Axpy(1, src, dst)
+		}
+	}
+}
+
+// int8Kernel is an int8-dynamic weight.
+type int8Kernel struct {
+	w       *q8.Weights
+	deq     []float32 // the dequantized weights (the float value), for inputs int8 cannot hold
+	out, in int
+}
+
+func newInt8(w *q8.Weights, deq []float32, out, in int) *int8Kernel {
+	return &int8Kernel{w: w, deq: deq, out: out, in: in}
+}
+
+func (k *int8Kernel) format() string { return "int8" }
+func (k *int8Kernel) bytes() int     { return len(k.w.Q) + 4*len(k.w.Scale) }
+
+// MulT quantizes each row of x to int8 (per row) and multiplies in int8. A row holding NaN
+// or ±Inf has no int8 form: that call runs in float32 on the dequantized weights instead, so
+// the non-finite values propagate as they would without quantization.
+func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
+	t := getScratch(n * k.out)
+	defer scratch.Put(t)
+	if err := q8.LinearDynamic(*t, x[:n*k.in], n, k.w, nil); err != nil {
+		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 0, *t, k.out)
+	}
+	store(y, ldy, *t, n, k.out, beta)
+}
+
+func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) {
+	if err := w.AddInt8s(name+".qweight", []int{k.out, k.in}, k.w.Q); err != nil {
+		return "", err
+	}
+	return "int8", w.AddFloat32s(name+".qscale", safetensors.F32, []int{k.out}, k.w.Scale)
+}
+
+// blockKernel is a w8 (Q8_0) or w4 (Q4_0) weight.
+type blockKernel struct {
+	q8      []q8.BlockQ8_0
+	q4      []q8.BlockQ4_0
+	out, in int
+}
+
+func (k *blockKernel) format() string {
+	if k.q4 != nil {
+		return "q4_0"
+	}
+	return "q8_0"
+}
+
+func (k *blockKernel) bytes() int {
+	if k.q4 != nil {
+		return len(k.q4) * q8.BlockQ4_0Bytes
+	}
+	return len(k.q8) * q8.BlockQ8_0Bytes
+}
+
+func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
+	t := getScratch(n * k.out)
+	defer scratch.Put(t)
+	if k.q4 != nil {
+		q8.MatMulQ4_0(*t, x[:n*k.in], n, k.q4, k.out, k.in)
+	} else {
+		q8.MatMulQ8_0(*t, x[:n*k.in], n, k.q8, k.out, k.in)
+	}
+	store(y, ldy, *t, n, k.out, beta)
+}
+
+func (k *blockKernel) Encode(name string, w *safetensors.Writer) (string, error) {
+	var b []byte
+	per := k.bytes() / max(k.out, 1)
+	if k.q4 != nil {
+		b = q8.AppendQ4_0(make([]byte, 0, k.bytes()), k.q4)
+	} else {
+		b = q8.AppendQ8_0(make([]byte, 0, k.bytes()), k.q8)
+	}
+	f := k.format()
+	return f, w.Add(name+"."+f, safetensors.U8, []int{k.out, per}, b)
+}
+
+// halfKernel is an f16 or bf16 weight: stored in 16 bits, computed in float32.
+type halfKernel struct {
+	s       Scheme
+	deq     []float32
+	packed  *kernels.PackedB
+	out, in int
+}
+
+func newHalf(s Scheme, deq []float32, out, in int) *halfKernel {
+	return &halfKernel{s: s, deq: deq, packed: kernels.PackB(true, in, out, deq, in), out: out, in: in}
+}
+
+func (k *halfKernel) format() string { return string(k.s) }
+func (k *halfKernel) bytes() int     { return 2 * len(k.deq) }
+
+func (k *halfKernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
+	kernels.GemmPacked(false, n, 1, x[:n*k.in], k.in, k.packed, beta, y, ldy)
+}
+
+func (k *halfKernel) Encode(name string, w *safetensors.Writer) (string, error) {
+	dt := safetensors.F16
+	if k.s == BF16 {
+		dt = safetensors.BF16
+	}
+	return k.format(), w.AddFloat32s(name, dt, []int{k.out, k.in}, k.deq)
+}
