@@ -16,6 +16,7 @@ import (
 	"github.com/optiformer/optiformer/models/transformer"
 	"github.com/optiformer/optiformer/nn"
 	"github.com/optiformer/optiformer/optim"
+	"github.com/optiformer/optiformer/quant"
 	"github.com/optiformer/optiformer/tensor"
 )
 
@@ -26,6 +27,8 @@ type WorkerInit struct {
 	Model   transformer.Config `json:"model"`
 	// infer: token ids of one batch (B × T), the same for every implementation.
 	IDs [][]int32 `json:"ids,omitempty"`
+	// Quant is the quantization scheme of the linear layers ("": float32).
+	Quant string `json:"quant,omitempty"`
 	// train: the batches to cycle through, and the optimizer settings.
 	Batches     []TrainBatch `json:"batches,omitempty"`
 	LR          float64      `json:"lr,omitempty"`
@@ -144,6 +147,15 @@ func inferWorker(init WorkerInit) (func(map[string]any) (any, error), error) {
 	ids, err := idsTensor(init.IDs)
 	if err != nil {
 		return nil, err
+	}
+	if init.Quant != "" {
+		s, err := quant.ParseScheme(init.Quant)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := quant.Quantize(m, false, quant.Options{Scheme: s, Layers: []string{quant.Attention, quant.FFN}}); err != nil {
+			return nil, err
+		}
 	}
 	forward := func() error {
 		_, err := m.Encode(nn.Inference(), ids)

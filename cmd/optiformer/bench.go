@@ -15,7 +15,7 @@ func newBench() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure optiformer beside its peers (OpenBLAS, PyTorch, ONNX Runtime) in the same run",
 	}
-	cmd.AddCommand(newBenchKernels(), newBenchModel("infer"), newBenchModel("train"), newBenchTokenize(), newBenchWorker())
+	cmd.AddCommand(newBenchKernels(), newBenchModel("infer"), newBenchModel("train"), newBenchModel("quant"), newBenchTokenize(), newBenchWorker())
 	return cmd
 }
 
@@ -25,6 +25,7 @@ func newBenchModel(which string) *cobra.Command {
 	short := map[string]string{
 		"infer": "BERT-base-shaped encoder forward, batch 1 and 8 × 128 tokens: ms and peak RSS, beside PyTorch and ONNX Runtime",
 		"train": "seq2seq d256 3+3 training: target tokens/s and peak RSS, beside PyTorch",
+		"quant": "int8 GEMM GOPS, and the BERT-base-shaped encoder with int8-dynamic and w4 linear layers beside our float32, PyTorch quantize_dynamic and ONNX Runtime int8",
 	}[which]
 	cmd := &cobra.Command{
 		Use:   which,
@@ -39,10 +40,7 @@ func newBenchModel(which string) *cobra.Command {
 				return fmt.Errorf("bench: --samples %d: want at least 1", f.samples)
 			}
 			o := bench.ModelOptions{Threads: ts, Samples: f.samples, Steps: steps, NoPeer: f.noPeer, Log: os.Stderr}
-			run := bench.Infer
-			if which == "train" {
-				run = bench.Train
-			}
+			run := map[string]func(bench.ModelOptions) ([]bench.Result, error){"infer": bench.Infer, "train": bench.Train, "quant": bench.Quant}[which]
 			rs, err := run(o)
 			if err != nil {
 				return err
