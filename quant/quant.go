@@ -4,6 +4,8 @@
 // Schemes (Scheme):
 //   - int8-dynamic: weights int8, symmetric per output channel; activations quantized per
 //     token (row) at run time; the products run in int8 with int32 sums (kernels/q8.Gemm).
+//   - int8-static: the same weights; activations quantized with one scale per layer input,
+//     calibrated beforehand on sample data (Calibrate: min-max, percentile or entropy/KL).
 //   - w8, w4: weight-only int8 / int4 in groups of 32 with a float16 scale per group, in
 //     ggml's Q8_0 / Q4_0 block layout; the products dequantize the blocks in registers and
 //     run in float32 (kernels/q8.MatMulQ8_0, MatMulQ4_0).
@@ -18,6 +20,7 @@
 // A quantized model file is a safetensors file whose metadata key ckpt.QuantizationKey maps
 // each quantized weight to its format; for a weight named W:
 //   - "int8": W.qweight (I8, out×in) and W.qscale (F32, out): W ≈ qscale[j]·qweight[j][p];
+//   - "int8-static": the same plus W.act_scale (F32, 1), the input's calibrated scale;
 //   - "q8_0", "q4_0": W.q8_0 / W.q4_0 (U8, out × in/32·34 or in/32·18): each row's blocks in
 //     ggml's byte layout (float16 scale, then the quants);
 //   - "f16", "bf16": W itself in that dtype.
@@ -43,6 +46,7 @@ type Scheme string
 // The schemes.
 const (
 	Int8Dynamic Scheme = "int8-dynamic"
+	Int8Static  Scheme = "int8-static"
 	W8          Scheme = "w8"
 	W4          Scheme = "w4"
 	F16         Scheme = "f16"
@@ -50,7 +54,7 @@ const (
 )
 
 // Schemes lists the schemes Quantize accepts.
-var Schemes = []Scheme{Int8Dynamic, W8, W4, F16, BF16}
+var Schemes = []Scheme{Int8Dynamic, Int8Static, W8, W4, F16, BF16}
 
 // ParseScheme checks a scheme name.
 func ParseScheme(s string) (Scheme, error) {
@@ -58,9 +62,6 @@ func ParseScheme(s string) (Scheme, error) {
 		if string(k) == s {
 			return k, nil
 		}
-	}
-	if s == "int8-static" {
-		return "", fmt.Errorf("quant: scheme int8-static (calibrated activation scales) is not implemented yet; int8-dynamic quantizes activations per token at run time")
 	}
 	names := make([]string, len(Schemes))
 	for i, k := range Schemes {
@@ -86,6 +87,8 @@ type Options struct {
 	Layers []string
 	// Skip lists weights (by name) left in float, e.g. the most sensitive ones.
 	Skip []string
+	// ActScales are the calibrated input scales of int8-static, by weight name (Calibrate).
+	ActScales map[string]float32
 }
 
 // Entry describes one quantized weight.
@@ -119,6 +122,41 @@ func Classify(name string, role ag.Role, tiedHead bool) string {
 // head then). Weights whose input size the group does not divide stay in float and are
 // reported in skipped.
 func Quantize(model any, tiedHead bool, o Options) (done []Entry, skipped []string, err error) {
+	sel, skipped, err := selectWeights(model, tiedHead, &o)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range sel {
+		v := p.Param.Value
+		out, in := v.Dim(0), v.Dim(1)
+		w := v.Contiguous().F32()
+		var sx float32
+		if o.Scheme == Int8Static {
+			var ok bool
+			if sx, ok = o.ActScales[p.Name]; !ok {
+				return nil, nil, fmt.Errorf("quant: int8-static: no calibrated activation scale for %s (run Calibrate)", p.Name)
+			}
+		}
+		k, deq, err := quantizeWeight(o.Scheme, w, out, in, sx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("quant: %s: %w", p.Name, err)
+		}
+		e := Entry{Name: p.Name, Format: k.format(), Out: out, In: in, Bytes: k.bytes()}
+		for i := range w {
+			e.MaxError = max(e.MaxError, abs(float64(deq[i])-float64(w[i])))
+		}
+		p.Param.Value = tensor.FromF32(deq, out, in)
+		p.Param.Changed()
+		p.Param.SetKernel(k)
+		done = append(done, e)
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].Name < done[j].Name })
+	return done, skipped, nil
+}
+
+// selectWeights checks o (filling in defaults) and returns the float32 matrices it selects,
+// and the selected ones the scheme cannot take.
+func selectWeights(model any, tiedHead bool, o *Options) (sel []nn.NamedParam, skipped []string, err error) {
 	if _, err := ParseScheme(string(o.Scheme)); err != nil {
 		return nil, nil, err
 	}
@@ -156,27 +194,13 @@ func Quantize(model any, tiedHead bool, o Options) (done []Entry, skipped []stri
 			skipped = append(skipped, p.Name)
 			continue
 		}
-		out, in := v.Dim(0), v.Dim(1)
-		if (o.Scheme == W8 || o.Scheme == W4) && in%o.Group != 0 {
+		if (o.Scheme == W8 || o.Scheme == W4) && v.Dim(1)%o.Group != 0 {
 			skipped = append(skipped, p.Name)
 			continue
 		}
-		w := v.Contiguous().F32()
-		k, deq, err := quantizeWeight(o.Scheme, w, out, in)
-		if err != nil {
-			return nil, nil, fmt.Errorf("quant: %s: %w", p.Name, err)
-		}
-		e := Entry{Name: p.Name, Format: k.format(), Out: out, In: in, Bytes: k.bytes()}
-		for i := range w {
-			e.MaxError = max(e.MaxError, abs(float64(deq[i])-float64(w[i])))
-		}
-		p.Param.Value = tensor.FromF32(deq, out, in)
-		p.Param.Changed()
-		p.Param.SetKernel(k)
-		done = append(done, e)
+		sel = append(sel, p)
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i].Name < done[j].Name })
-	return done, skipped, nil
+	return sel, skipped, nil
 }
 
 func abs(x float64) float64 {
@@ -195,11 +219,14 @@ type kernel interface {
 }
 
 // quantizeWeight quantizes w (out×in) with scheme s and returns the kernel and the
-// dequantized weights.
-func quantizeWeight(s Scheme, w []float32, out, in int) (kernel, []float32, error) {
+// dequantized weights; sx is int8-static's activation scale.
+func quantizeWeight(s Scheme, w []float32, out, in int, sx float32) (kernel, []float32, error) {
 	deq := make([]float32, len(w))
 	switch s {
-	case Int8Dynamic:
+	case Int8Dynamic, Int8Static:
+		if s == Int8Static && !(sx > 0 && sx < 3.4e38) {
+			return nil, nil, fmt.Errorf("activation scale %v: want a positive finite value", sx)
+		}
 		qw, err := q8.QuantizeWeights(w, out, in)
 		if err != nil {
 			return nil, nil, err
@@ -207,7 +234,9 @@ func quantizeWeight(s Scheme, w []float32, out, in int) (kernel, []float32, erro
 		for j := 0; j < out; j++ {
 			q8.DequantizeRowSym(deq[j*in:(j+1)*in], qw.Q[j*in:(j+1)*in], qw.Scale[j])
 		}
-		return newInt8(qw, deq, out, in), deq, nil
+		k := newInt8(qw, deq, out, in)
+		k.sx = sx
+		return k, deq, nil
 	case W8, W4:
 		for _, x := range w {
 			if x != x || x > 3.4e38 || x < -3.4e38 {
@@ -268,9 +297,11 @@ func store(y []float32, ldy int, t []float32, n, out int, beta float32) {
 	}
 }
 
-// int8Kernel is an int8-dynamic weight.
+// int8Kernel is an int8-dynamic weight, or int8-static when sx (the input's calibrated
+// scale) is set.
 type int8Kernel struct {
 	w       *q8.Weights
+	sx      float32
 	deq     []float32 // the dequantized weights (the float value), for inputs int8 cannot hold
 	out, in int
 }
@@ -279,8 +310,20 @@ func newInt8(w *q8.Weights, deq []float32, out, in int) *int8Kernel {
 	return &int8Kernel{w: w, deq: deq, out: out, in: in}
 }
 
-func (k *int8Kernel) format() string { return "int8" }
-func (k *int8Kernel) bytes() int     { return len(k.w.Q) + 4*len(k.w.Scale) }
+func (k *int8Kernel) format() string {
+	if k.sx != 0 {
+		return "int8-static"
+	}
+	return "int8"
+}
+
+func (k *int8Kernel) bytes() int {
+	b := len(k.w.Q) + 4*len(k.w.Scale)
+	if k.sx != 0 {
+		b += 4
+	}
+	return b
+}
 
 // MulT quantizes each row of x to int8 (per row) and multiplies in int8. A row holding NaN
 // or ±Inf has no int8 form: that call runs in float32 on the dequantized weights instead, so
@@ -288,7 +331,13 @@ func (k *int8Kernel) bytes() int     { return len(k.w.Q) + 4*len(k.w.Scale) }
 func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
 	t := getScratch(n * k.out)
 	defer scratch.Put(t)
-	if err := q8.LinearDynamic(*t, x[:n*k.in], n, k.w, nil); err != nil {
+	var err error
+	if k.sx != 0 {
+		err = q8.LinearStatic(*t, x[:n*k.in], n, k.w, k.sx, nil)
+	} else {
+		err = q8.LinearDynamic(*t, x[:n*k.in], n, k.w, nil)
+	}
+	if err != nil {
 		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 0, *t, k.out)
 	}
 	store(y, ldy, *t, n, k.out, beta)
@@ -298,7 +347,13 @@ func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) 
 	if err := w.AddInt8s(name+".qweight", []int{k.out, k.in}, k.w.Q); err != nil {
 		return "", err
 	}
-	return "int8", w.AddFloat32s(name+".qscale", safetensors.F32, []int{k.out}, k.w.Scale)
+	if err := w.AddFloat32s(name+".qscale", safetensors.F32, []int{k.out}, k.w.Scale); err != nil {
+		return "", err
+	}
+	if k.sx != 0 {
+		return k.format(), w.AddFloat32s(name+".act_scale", safetensors.F32, []int{1}, []float32{k.sx})
+	}
+	return k.format(), nil
 }
 
 // blockKernel is a w8 (Q8_0) or w4 (Q4_0) weight.

@@ -84,7 +84,21 @@ func TestSchemesDecodeSaveLoad(t *testing.T) {
 			}
 			m, cfg := tinyModel(t, 1, tied)
 			float := decodeAll(t, m, false)
-			entries, skipped, err := quant.Quantize(m, tied, quant.Options{Scheme: s})
+			o := quant.Options{Scheme: s}
+			if s == quant.Int8Static {
+				var err error
+				o.ActScales, err = quant.Calibrate(m, tied, o, quant.CalibOptions{Method: quant.MinMax}, func() error {
+					decodeAll(t, m, false)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again := decodeAll(t, m, false); maxAbsDiff(again, float) != 0 {
+					t.Fatal("calibration changed the model")
+				}
+			}
+			entries, skipped, err := quant.Quantize(m, tied, o)
 			if err != nil {
 				t.Fatal(name, err)
 			}
@@ -115,7 +129,7 @@ func TestSchemesDecodeSaveLoad(t *testing.T) {
 				p.Param.SetKernel(ks[i])
 			}
 			tol := 2e-4
-			if s == quant.Int8Dynamic {
+			if s == quant.Int8Dynamic || s == quant.Int8Static {
 				tol = 0.1
 			}
 			if d := maxAbsDiff(fast, deq); d > tol {
@@ -185,8 +199,8 @@ func TestOptionsAndSelection(t *testing.T) {
 	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: "int4"}); err == nil {
 		t.Fatal("unknown scheme accepted")
 	}
-	if _, err := quant.ParseScheme("int8-static"); err == nil || !strings.Contains(err.Error(), "not implemented") {
-		t.Fatalf("int8-static: %v", err)
+	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.Int8Static}); err == nil || !strings.Contains(err.Error(), "Calibrate") {
+		t.Fatalf("int8-static without scales: %v", err)
 	}
 	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.W4, Group: 64}); err == nil {
 		t.Fatal("group 64 accepted")
@@ -392,3 +406,45 @@ func FuzzLoadWeights(f *testing.F) {
 }
 
 var _ = q8.BlockSize
+
+func TestCalibrateErrors(t *testing.T) {
+	m, _ := tinyModel(t, 10, true)
+	noop := func() error { return nil }
+	run := func() error { decodeAll(t, m, false); return nil }
+	for _, c := range []struct {
+		o    quant.CalibOptions
+		run  func() error
+		want string
+	}{
+		{quant.CalibOptions{Method: "kl"}, run, "unknown calibration method"},
+		{quant.CalibOptions{Method: quant.Percentile, Percentile: 101}, run, "percentile"},
+		{quant.CalibOptions{}, noop, "never ran"},
+		{quant.CalibOptions{}, func() error { return os.ErrClosed }, "closed"},
+	} {
+		if _, err := quant.Calibrate(m, true, quant.Options{}, c.o, c.run); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error mentioning %q", c.o, err, c.want)
+		}
+	}
+	// Every method gives a positive scale for every selected weight, percentile ≤ min-max.
+	byMethod := map[string]map[string]float32{}
+	for _, method := range []string{quant.MinMax, quant.Percentile, quant.Entropy} {
+		s, err := quant.Calibrate(m, true, quant.Options{}, quant.CalibOptions{Method: method}, run)
+		if err != nil {
+			t.Fatal(method, err)
+		}
+		if len(s) != 33 {
+			t.Fatalf("%s: %d scales", method, len(s))
+		}
+		for n, v := range s {
+			if !(v > 0) {
+				t.Fatalf("%s: %s scale %v", method, n, v)
+			}
+		}
+		byMethod[method] = s
+	}
+	for n, v := range byMethod[quant.Percentile] {
+		if v > byMethod[quant.MinMax][n]*(1+1e-6) {
+			t.Fatalf("%s: percentile scale %v above min-max %v", n, v, byMethod[quant.MinMax][n])
+		}
+	}
+}

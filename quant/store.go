@@ -17,11 +17,12 @@ import (
 // formats maps a stored format to the names of its tensors (suffixes of the weight's name;
 // "" is the weight's own name).
 var formats = map[string][]string{
-	"int8": {".qweight", ".qscale"},
-	"q8_0": {".q8_0"},
-	"q4_0": {".q4_0"},
-	"f16":  {""},
-	"bf16": {""},
+	"int8":        {".qweight", ".qscale"},
+	"int8-static": {".qweight", ".qscale", ".act_scale"},
+	"q8_0":        {".q8_0"},
+	"q4_0":        {".q4_0"},
+	"f16":         {""},
+	"bf16":        {""},
 }
 
 // LoadWeights loads dir/model.safetensors into model (see nn.Load). A float file loads as
@@ -131,7 +132,21 @@ func (s *source) info(name string, dt safetensors.DType, rank int) (safetensors.
 
 func (s *source) decode(name, format string) (k kernel, deq []float32, out, in int, err error) {
 	switch format {
-	case "int8":
+	case "int8", "int8-static":
+		var sx float32
+		if format == "int8-static" {
+			if _, err := s.info(name+".act_scale", safetensors.F32, 1); err != nil {
+				return nil, nil, 0, 0, err
+			}
+			v, err := s.f.Float32s(name + ".act_scale")
+			if err != nil {
+				return nil, nil, 0, 0, err
+			}
+			if len(v) != 1 || !(v[0] > 0 && v[0] < 3.4e38) {
+				return nil, nil, 0, 0, fmt.Errorf("activation scale %v: want one positive finite value", v)
+			}
+			sx = v[0]
+		}
 		qi, err := s.info(name+".qweight", safetensors.I8, 2)
 		if err != nil {
 			return nil, nil, 0, 0, err
@@ -162,7 +177,9 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 			q8.DequantizeRowSym(deq[j*in:(j+1)*in], q[j*in:(j+1)*in], sc[j])
 		}
 		qw := &q8.Weights{Scale: sc, Q: q, Packed: q8.Pack(q, out, in, in)}
-		return newInt8(qw, deq, out, in), deq, out, in, nil
+		k := newInt8(qw, deq, out, in)
+		k.sx = sx
+		return k, deq, out, in, nil
 	case "q8_0", "q4_0":
 		bi, err := s.info(name+"."+format, safetensors.U8, 2)
 		if err != nil {

@@ -13,15 +13,17 @@ import (
 )
 
 func newQuantize() *cobra.Command {
-	var model, out, scheme, layers, src, ref string
+	var model, out, scheme, layers, src, ref, calib, calibMethod string
 	var group, sentences, speed, threads int
-	var maxDrop float64
+	var maxDrop, percentile float64
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "quantize",
 		Short: "Quantize a translation model's weights and report size, speed and BLEU before and after",
 		Long: `Quantize a translation model (--model DIR) and write it to -o DIR. Schemes:
   int8-dynamic  int8 weights per output channel, activations quantized per token at run time
+  int8-static   the same weights, activations quantized with scales calibrated beforehand on
+                --calib sentences (--calib-method minmax, percentile or entropy)
   w8, w4        weight-only int8 / int4 in groups of 32 (ggml Q8_0 / Q4_0 blocks)
   f16, bf16     16-bit storage, float32 arithmetic
 The report compares the float32 model and the quantized one: file size, encoder forward and
@@ -60,6 +62,14 @@ set (--src/--ref; default: the bundled Multi30k validation set). Every command t
 			o := translation.QuantizeOptions{
 				Quant: quant.Options{Scheme: s, Group: group, Layers: strings.Split(layers, ",")},
 				Src:   srcS, Ref: refS, SpeedSentences: speed, MaxDrop: maxDrop, Log: cmd.ErrOrStderr(),
+				CalibMethod: quant.CalibOptions{Method: calibMethod, Percentile: percentile},
+			}
+			if calib != "" {
+				if o.Calib, err = translation.ReadSentences(calib, nil); err != nil {
+					return err
+				}
+			} else if s == quant.Int8Static {
+				return fmt.Errorf("quantize: int8-static needs --calib FILE (source sentences like the ones the model will see)")
 			}
 			r, err := translation.Quantize(model, out, o)
 			if err != nil {
@@ -76,7 +86,10 @@ set (--src/--ref; default: the bundled Multi30k validation set). Every command t
 	f := cmd.Flags()
 	f.StringVar(&model, "model", "", "float model directory")
 	f.StringVarP(&out, "output", "o", "", "directory for the quantized model")
-	f.StringVar(&scheme, "scheme", "int8-dynamic", "int8-dynamic, w8, w4, f16 or bf16")
+	f.StringVar(&scheme, "scheme", "int8-dynamic", "int8-dynamic, int8-static, w8, w4, f16 or bf16")
+	f.StringVar(&calib, "calib", "", "int8-static: calibration source sentences (one a line)")
+	f.StringVar(&calibMethod, "calib-method", "minmax", "int8-static: minmax, percentile or entropy")
+	f.Float64Var(&percentile, "percentile", 99.99, "int8-static with --calib-method percentile: the percentile of |activation| kept")
 	f.IntVar(&group, "group", 32, "group size of w8/w4 (32: ggml's blocks)")
 	f.StringVar(&layers, "layers", "all", "what to quantize: attention, ffn, head (output projection / tied embeddings) or all, comma-separated")
 	f.StringVar(&src, "src", "", "evaluation sources (one sentence a line)")

@@ -2,6 +2,7 @@ package q8
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/optiformer/optiformer/kernels"
 )
@@ -61,6 +62,59 @@ func LinearDynamic(y, x []float32, m int, w *Weights, bias []float32) error {
 			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
 		}
 	})
+	return nil
+}
+
+// LinearStatic is LinearDynamic with a fixed activation scale sx (int8-static, calibrated):
+// every row of x is quantized with QuantizeRowScaled(·, sx), values beyond the calibrated
+// range saturating, then y[i][j] = float32(C[i][j])·(sx·Scale[j]) + bias[j].
+func LinearStatic(y, x []float32, m int, w *Weights, sx float32, bias []float32) error {
+	in, out := w.Packed.K(), w.Packed.N()
+	if len(x) != m*in || len(y) != m*out || (bias != nil && len(bias) != out) {
+		panic(fmt.Sprintf("q8: LinearStatic: x %d, y %d, bias %d for %d rows of %d→%d", len(x), len(y), len(bias), m, in, out))
+	}
+	qx := make([]int8, m*in)
+	errs := make([]error, m)
+	kernels.ParallelFor(m, max(1, 4096/max(in, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			_, errs[i] = QuantizeRowScaled(qx[i*in:(i+1)*in], x[i*in:(i+1)*in], sx)
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("q8: LinearStatic: input row %d: %w", i, err)
+		}
+	}
+	c := make([]int32, m*out)
+	Gemm(m, qx, in, w.Packed, c, out)
+	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx, w.Scale, bias)
+		}
+	})
+	return nil
+}
+
+// LinearStaticRef is LinearStatic by the references, for tests (bit-identical).
+func LinearStaticRef(y, x []float32, m int, w *Weights, sx float32, bias []float32) error {
+	in, out := w.Packed.K(), w.Packed.N()
+	if !(sx > 0 && sx <= math.MaxFloat32) {
+		return fmt.Errorf("q8: activation scale %v: want a positive finite value", sx)
+	}
+	qx := make([]int8, m*in)
+	for i := 0; i < m; i++ {
+		for p, v := range x[i*in : (i+1)*in] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("q8: LinearStatic: input row %d: element %d is %v", i, p, v)
+			}
+		}
+		quantRowClamped(qx[i*in:(i+1)*in], x[i*in:(i+1)*in], 1/sx)
+	}
+	c := make([]int32, m*out)
+	GemmRef(m, out, in, qx, in, w.Q, in, c, out)
+	for i := 0; i < m; i++ {
+		dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx, w.Scale, bias)
+	}
 	return nil
 }
 

@@ -528,3 +528,50 @@ func BenchmarkMatMulQ4_0(b *testing.B) {
 	}
 	b.ReportMetric(2*m*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// TestLinearStatic checks the fixed-scale int8 Linear against its reference, bit for bit on
+// every variant, with rows inside the calibrated range, rows beyond it (saturating) and
+// outliers far beyond int32's range after scaling.
+func TestLinearStatic(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(21, 22))
+		for _, sz := range [][3]int{{1, 64, 96}, {7, 33, 130}, {32, 256, 256}} {
+			m, in, out := sz[0], sz[1], sz[2]
+			x := randRow(r, m*in, 1)
+			x[0] = 1e30 // an outlier: 1e30/s overflows int32
+			if m > 1 {
+				x[in+1] = -7 // beyond the calibrated range below
+			}
+			wf := randRow(r, out*in, 0.05)
+			bias := randRow(r, out, 0.1)
+			w, err := QuantizeWeights(wf, out, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const sx = 3.0 / 127 // calibrated |x| ≤ 3
+			y, ref := make([]float32, m*out), make([]float32, m*out)
+			if err := LinearStatic(y, x, m, w, sx, bias); err != nil {
+				t.Fatal(err)
+			}
+			if err := LinearStaticRef(ref, x, m, w, sx, bias); err != nil {
+				t.Fatal(err)
+			}
+			for i := range y {
+				if math.Float32bits(y[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v: y[%d] = %v, reference %v", sz, i, y[i], ref[i])
+				}
+			}
+			q := make([]int8, 3)
+			if _, err := QuantizeRowScaled(q, []float32{1e30, -1e30, 1.5 * sx}, sx); err != nil || q[0] != 127 || q[1] != -127 || q[2] != 2 {
+				t.Fatalf("saturation: %v %v", q, err)
+			}
+			if err := LinearStatic(y, x, m, w, 0, bias); err == nil {
+				t.Fatal("scale 0 accepted")
+			}
+			x[in-1] = float32(math.Inf(1))
+			if err := LinearStatic(y, x, m, w, sx, bias); err == nil {
+				t.Fatal("Inf input accepted")
+			}
+		}
+	})
+}

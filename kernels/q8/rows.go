@@ -91,3 +91,51 @@ func DequantizeRowSym(dst []float32, q []int8, s float32) {
 		dst[i] = float32(v) * s
 	}
 }
+
+// QuantizeRowScaled quantizes x to int8 with a fixed scale s > 0 (a calibrated, static
+// activation scale): dst[i] = clamp(RNE(x[i]·(1/s)), −127, 127), values beyond the
+// calibrated range saturating. It returns Σ dst[i]. NaN or ±Inf is an error, as for
+// QuantizeRowSym.
+func QuantizeRowScaled(dst []int8, x []float32, s float32) (int32, error) {
+	if len(dst) != len(x) {
+		panic(fmt.Sprintf("q8: QuantizeRowScaled: len(dst) = %d, len(x) = %d", len(dst), len(x)))
+	}
+	if !(s > 0 && s <= math.MaxFloat32) {
+		return 0, fmt.Errorf("q8: activation scale %v: want a positive finite value", s)
+	}
+	k := rowImpl.Get()
+	amax, check := k.absMax(x)
+	for _, v := range x[len(x)-len(x)%k.width:] {
+		amax = max(amax, float32(math.Abs(float64(v))))
+		check += v * 0
+	}
+	if check != 0 || amax > math.MaxFloat32 {
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, fmt.Errorf("q8: element %d is %v", i, v)
+			}
+		}
+	}
+	inv := 1 / s
+	if amax*inv >= 127 {
+		// Outliers: the row kernels convert before clamping, which overflows int32 far out
+		// of range; clamp in float first (rare: beyond the calibrated range).
+		return quantRowClamped(dst, x, inv), nil
+	}
+	sum := k.quant(dst, x, inv)
+	tail := len(x) - len(x)%k.width
+	return sum + quantRowRef(dst[tail:], x[tail:], inv), nil
+}
+
+// quantRowClamped is quantRowRef with the product clamped in float before rounding, exact
+// for any magnitude.
+func quantRowClamped(dst []int8, x []float32, inv float32) int32 {
+	var sum int32
+	for i, v := range x {
+		f := max(-127, min(127, float32(v*inv)))
+		q := int32(math.RoundToEven(float64(f)))
+		dst[i] = int8(q)
+		sum += q
+	}
+	return sum
+}

@@ -29,7 +29,11 @@ type QuantizeOptions struct {
 	// MaxDrop, when ≥ 0, keeps the most sensitive weights in float until the BLEU drop on
 	// the evaluation set is at most MaxDrop (or nothing is left quantized).
 	MaxDrop float64
-	Log     io.Writer
+	// Calib are the source sentences int8-static calibrates its activation scales on
+	// (translated greedily with the float model), with CalibMethod.
+	Calib       []string
+	CalibMethod quant.CalibOptions
+	Log         io.Writer
 }
 
 // Measure is a model's size, speed and quality.
@@ -123,6 +127,24 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		if p.Param.Value.DType() == tensor.F32 {
 			orig[p.Name] = append([]float32(nil), p.Param.Value.Contiguous().F32()...)
 		}
+	}
+	if o.Quant.Scheme == quant.Int8Static {
+		if len(o.Calib) == 0 {
+			return r, errors.New("translation: int8-static needs calibration sentences (--calib FILE)")
+		}
+		t0 := time.Now()
+		o.Quant.ActScales, err = quant.Calibrate(m.Net, m.TiedHead(), o.Quant, o.CalibMethod, func() error {
+			_, _, err := m.Translate(o.Calib, DefaultOptions())
+			return err
+		})
+		if err != nil {
+			return r, err
+		}
+		method := o.CalibMethod.Method
+		if method == "" {
+			method = quant.MinMax
+		}
+		logf("calibrated %d activation scales (%s) on %d sentences in %v\n", len(o.Quant.ActScales), method, len(o.Calib), time.Since(t0).Round(time.Millisecond))
 	}
 	entries, skipped, err := quant.Quantize(m.Net, m.TiedHead(), o.Quant)
 	if err != nil {

@@ -141,10 +141,15 @@ func TestTrainTranslateResume(t *testing.T) {
 		scheme  quant.Scheme
 		maxDrop float64
 		size    float64
-	}{{quant.Int8Dynamic, -1, 0.4}, {quant.W4, 0, 0.3}} {
+	}{{quant.Int8Dynamic, -1, 0.4}, {quant.W4, 0, 0.3}, {quant.Int8Static, -1, 0.4}} {
 		qdir := filepath.Join(t.TempDir(), string(c.scheme))
+		var calib []string
+		for _, p := range trainSet[:100] {
+			calib = append(calib, p.Src)
+		}
 		r, err := translation.Quantize(dir, qdir, translation.QuantizeOptions{Quant: quant.Options{Scheme: c.scheme},
-			Src: src, Ref: ref, SpeedSentences: 5, MaxDrop: c.maxDrop})
+			Src: src, Ref: ref, SpeedSentences: 5, MaxDrop: c.maxDrop, Calib: calib,
+			CalibMethod: quant.CalibOptions{Method: quant.Entropy}})
 		if err != nil {
 			t.Fatal(c.scheme, err)
 		}
