@@ -91,7 +91,26 @@ type Param struct {
 	stale   bool
 	version uint64
 	kernel  WeightKernel
+	fq      *FakeQuant
 }
+
+// FakeQuant is quantization-aware training's fake quantization of a weight used as x·Wᵀ:
+// while recording, the products take Weight(W), W rounded to the values its quantized form
+// holds, and, when Rows is set, inputs whose rows Rows rounds likewise (int8 per token, say).
+// Gradients pass through the rounding unchanged (straight-through estimator) to W and x.
+// Products that do not record (inference, evaluation) use the float value or the kernel.
+type FakeQuant struct {
+	// Weight returns the rounded copy of w (out rows of in values).
+	Weight func(w []float32, out, in int) []float32
+	// Rows, when not nil, rounds one input row in place.
+	Rows func(row []float32)
+}
+
+// FakeQuant is p's fake quantization (nil: none).
+func (p *Param) FakeQuant() *FakeQuant { return p.fq }
+
+// SetFakeQuant makes p's recorded products use fq (nil turns it off); float32 only.
+func (p *Param) SetFakeQuant(fq *FakeQuant) { p.fq = fq }
 
 // WeightKernel multiplies by a weight held in another form than its float Value (quantized,
 // say). Inference paths (nothing recording) use a Param's kernel in place of the float

@@ -97,3 +97,80 @@ func TestWeightKernel(t *testing.T) {
 		t.Fatal("after Changed the float path should run")
 	}
 }
+
+func roundTo(step float32) func([]float32) {
+	return func(v []float32) {
+		for i, x := range v {
+			v[i] = float32(math.Round(float64(x/step))) * step
+		}
+	}
+}
+
+// Fake quantization: recorded products use the rounded weight and inputs, and the gradients
+// are the rounded product's, passed straight through to the float weight and input.
+func TestFakeQuant(t *testing.T) {
+	fq := &ag.FakeQuant{
+		Weight: func(w []float32, out, in int) []float32 {
+			c := append([]float32(nil), w...)
+			roundTo(0.25)(c)
+			return c
+		},
+		Rows: roundTo(0.5),
+	}
+	xv := f32(11, 2, 3, 5)
+	w := ag.NewParam(f32(12, 4, 5), ag.RoleWeight)
+	b := ag.NewParam(f32(13, 4), ag.RoleBias)
+	xq, wq := xv.Clone(), w.Value.Clone()
+	roundTo(0.5)(xq.F32())
+	roundTo(0.25)(wq.F32())
+
+	// The reference: the rounded tensors as plain inputs.
+	var rt ag.Tape
+	rx, rw, rb := ag.NewLeaf(xq), ag.NewParam(wq, ag.RoleWeight), ag.NewParam(b.Value.Clone(), ag.RoleBias)
+	ry := ag.Linear(&rt, rx, rw, rb)
+	rt.Backward(ag.Sum(&rt, ry))
+
+	w.SetFakeQuant(fq)
+	var tp ag.Tape
+	x := ag.NewLeaf(xv)
+	y := ag.Linear(&tp, x, w, b)
+	if !close32(y.Value.F32(), ry.Value.F32(), 1e-6) {
+		t.Fatal("the recorded product is not the rounded one")
+	}
+	tp.Backward(ag.Sum(&tp, y))
+	for _, c := range []struct {
+		name     string
+		got, ref *tensor.Tensor
+	}{{"dx", x.Grad, rx.Grad}, {"dW", w.Grad, rw.Grad}, {"db", b.Grad, rb.Grad}} {
+		if !close32(c.got.F32(), c.ref.F32(), 1e-5) {
+			t.Fatalf("%s: straight-through gradient differs from the rounded product's", c.name)
+		}
+	}
+	// Not recording: the float value, unrounded.
+	plain := ag.Linear(nil, ag.NewVar(xv), w, b).Value.F32()
+	w.SetFakeQuant(nil)
+	if !close32(plain, ag.Linear(nil, ag.NewVar(xv), w, b).Value.F32(), 0) {
+		t.Fatal("inference used the fake quantization")
+	}
+	// LinearCat rounds each weight the same way.
+	w2 := ag.NewParam(f32(14, 3, 5), ag.RoleWeight)
+	w.SetFakeQuant(fq)
+	w2.SetFakeQuant(fq)
+	var ct ag.Tape
+	cat := ag.LinearCat(&ct, ag.NewLeaf(xv), []*ag.Param{w, w2}, []*ag.Param{b, nil}, nil).Value.F32()
+	for r := 0; r < 6; r++ {
+		for j := 0; j < 4; j++ {
+			if math.Abs(float64(cat[r*7+j]-ry.Value.F32()[r*4+j])) > 1e-5 {
+				t.Fatalf("LinearCat row %d col %d: %v, want %v", r, j, cat[r*7+j], ry.Value.F32()[r*4+j])
+			}
+		}
+	}
+	// LinearCrossEntropy: the loss of the rounded head and inputs.
+	targets := tensor.FromI32([]int32{0, 1, 2, 3, 1, 0}, 6)
+	var lt ag.Tape
+	got := ag.LinearCrossEntropy(&lt, ag.NewLeaf(xv.Reshape(6, 5)), w, targets, 0, -100).Value.At()
+	want := ag.LinearCrossEntropy(nil, ag.NewVar(xq.Reshape(6, 5)), ag.NewParam(wq, ag.RoleWeight), targets, 0, -100).Value.At()
+	if math.Abs(got-want) > 1e-5 {
+		t.Fatalf("LinearCrossEntropy with fake quantization %v, rounded %v", got, want)
+	}
+}

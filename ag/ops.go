@@ -31,6 +31,17 @@ func Linear(t *Tape, x *Var, w, bias *Param) *Var {
 			return &Var{Value: y}
 		}
 	}
+	if w.fq != nil && t.recording(x, &w.Var, bvar) && w.Value.DType() == tensor.F32 {
+		xq, wq := fakeQuantInput(x.Value, w.fq), fakeQuantWeight(w)
+		y := ops.Linear(xq, wq, bv, nil)
+		return t.record(y, func(out *Var) {
+			var db *tensor.Tensor
+			if bias != nil {
+				db = gradIf(&bias.Var)
+			}
+			ops.LinearBackward(xq, wq, out.Grad, gradIf(x), gradIf(&w.Var), db)
+		}, x, &w.Var, bvar)
+	}
 	y := ops.Linear(x.Value, w.Value, bv, w.PackedT())
 	return t.record(y, func(out *Var) {
 		var db *tensor.Tensor
@@ -103,7 +114,17 @@ func LayerNorm(t *Tape, x *Var, gamma, beta *Param, eps float64) *Var {
 
 // Embedding is ops.Embedding of the I32 ids; rows of paddingIdx get no gradient (-1: none).
 func Embedding(t *Tape, w *Param, ids *tensor.Tensor, paddingIdx int) *Var {
-	return t.record(ops.Embedding(w.Value, ids), func(out *Var) {
+	y := ops.Embedding(w.Value, ids)
+	if w.fq != nil && t.recording(&w.Var) && y.DType() == tensor.F32 {
+		// A fake-quantized table (a tied output projection) is rounded row by row: each row
+		// is one output channel, rounded on its own by every scheme.
+		c := w.Value.Dim(1)
+		v := y.F32()
+		for r := 0; r+c <= len(v) && c > 0; r += c {
+			copy(v[r:r+c], w.fq.Weight(v[r:r+c], 1, c))
+		}
+	}
+	return t.record(y, func(out *Var) {
 		ops.EmbeddingBackward(ids, out.Grad, gradIf(&w.Var), paddingIdx)
 	}, &w.Var)
 }
@@ -246,7 +267,12 @@ func Sum(t *Tape, x *Var) *Var {
 // When recording, the gradients are computed in the forward pass.
 func LinearCrossEntropy(t *Tape, x *Var, w *Param, targets *tensor.Tensor, smoothing float64, ignoreIndex int) *Var {
 	rec := t.recording(x, &w.Var)
-	loss, g := ops.LinearCrossEntropy(x.Value, w.Value, w.PackedT(), targets, smoothing, ignoreIndex, rec)
+	xv, wv, packed := x.Value, w.Value, w.PackedT()
+	if w.fq != nil && rec && wv.DType() == tensor.F32 {
+		xv, wv = fakeQuantInput(xv, w.fq), fakeQuantWeight(w)
+		packed = kernels.PackB(true, wv.Dim(1), wv.Dim(0), wv.F32(), wv.Dim(1))
+	}
+	loss, g := ops.LinearCrossEntropy(xv, wv, packed, targets, smoothing, ignoreIndex, rec)
 	return t.record(scalar(x.Value.DType(), loss), func(out *Var) {
 		ops.LinearCrossEntropyBackward(g, dloss(out), gradIf(x), gradIf(&w.Var))
 	}, x, &w.Var)
@@ -277,7 +303,17 @@ func LinearCat(t *Tape, x *Var, ws, biases []*Param, packed *kernels.PackedB) *V
 			return &Var{Value: y}
 		}
 	}
-	y := ops.LinearCat(x.Value, wt, bt, packed)
+	xv := x.Value
+	if fq := ws[0].fq; fq != nil && t.recording(inputs...) && ws[0].Value.DType() == tensor.F32 {
+		xv = fakeQuantInput(x.Value, fq)
+		for i, w := range ws {
+			if w.fq != nil {
+				wt[i] = fakeQuantWeight(w)
+			}
+		}
+		packed = nil
+	}
+	y := ops.LinearCat(xv, wt, bt, packed)
 	return t.record(y, func(out *Var) {
 		dws := make([]*tensor.Tensor, len(ws))
 		for i, w := range ws {
@@ -292,7 +328,7 @@ func LinearCat(t *Tape, x *Var, ws, biases []*Param, packed *kernels.PackedB) *V
 				}
 			}
 		}
-		ops.LinearCatBackward(x.Value, wt, out.Grad, gradIf(x), dws, dbs)
+		ops.LinearCatBackward(xv, wt, out.Grad, gradIf(x), dws, dbs)
 	}, inputs...)
 }
 
@@ -350,4 +386,25 @@ func kernelLinearCat(x *tensor.Tensor, ws []*Param, biases []*tensor.Tensor) *te
 		off += width
 	}
 	return y
+}
+
+// fakeQuantWeight is w's value rounded by its FakeQuant.
+func fakeQuantWeight(w *Param) *tensor.Tensor {
+	v := w.Value
+	out, in := v.Dim(0), v.Dim(1)
+	return tensor.FromF32(w.fq.Weight(v.Contiguous().F32(), out, in), out, in)
+}
+
+// fakeQuantInput is x with its rows rounded by fq.Rows (x itself when there is none).
+func fakeQuantInput(x *tensor.Tensor, fq *FakeQuant) *tensor.Tensor {
+	if fq.Rows == nil || x.DType() != tensor.F32 {
+		return x
+	}
+	xq := x.Clone()
+	v := xq.F32()
+	in := x.Dim(-1)
+	for r := 0; r+in <= len(v) && in > 0; r += in {
+		fq.Rows(v[r : r+in])
+	}
+	return xq
 }

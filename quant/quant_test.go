@@ -448,3 +448,70 @@ func TestCalibrateErrors(t *testing.T) {
 		}
 	}
 }
+
+// QAT: the training loss with fake quantization is the loss of the model whose weights hold
+// their quantized values; gradients reach the float weights; ClearQAT restores the float loss.
+func TestQAT(t *testing.T) {
+	src := tensor.FromI32([]int32{5, 6, 7, 8, 2, 9, 10, 11, 2, 0}, 2, 5)
+	tin := tensor.FromI32([]int32{1, 12, 13, 14, 1, 15, 16, 0}, 2, 4)
+	lab := tensor.FromI32([]int32{12, 13, 14, 2, 15, 16, 2, 0}, 2, 4)
+	loss := func(m *transformer.Model, record bool) float64 {
+		var tape ag.Tape
+		c := nn.Inference()
+		if record {
+			c = &nn.Ctx{Tape: &tape}
+		}
+		l, _, err := m.Seq2SeqLoss(c, src, tin, lab, 0.1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if record {
+			tape.Backward(l)
+		}
+		return l.Value.At()
+	}
+	for _, s := range []quant.Scheme{quant.W4, quant.W8, quant.F16} {
+		m, _ := tinyModel(t, 12, true)
+		float := loss(m, true)
+		names, err := quant.SetQAT(m, true, quant.Options{Scheme: s})
+		if err != nil || len(names) != 33 {
+			t.Fatalf("%s: %d weights, %v", s, len(names), err)
+		}
+		for _, p := range m.Params() {
+			p.Param.ZeroGrad()
+		}
+		qat := loss(m, true)
+		fc1 := m.Encoder.Layers[0].FFN.FC1.Weight
+		if fc1.Grad == nil || fc1.Grad.F32()[0] == 0 {
+			t.Fatalf("%s: no gradient reached the float weight", s)
+		}
+		// The same weights quantized for real, without fake quantization.
+		m2, _ := tinyModel(t, 12, true)
+		if _, _, err := quant.Quantize(m2, true, quant.Options{Scheme: s}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m2.Params() {
+			p.Param.SetKernel(nil) // float arithmetic on the dequantized values
+		}
+		want := loss(m2, true)
+		if math.Abs(qat-want) > 1e-4 || qat == float {
+			t.Fatalf("%s: QAT loss %v, loss of the quantized weights %v, float %v", s, qat, want, float)
+		}
+		quant.ClearQAT(m)
+		if got := loss(m, true); math.Abs(got-float) > 1e-6 {
+			t.Fatalf("%s: after ClearQAT the loss is %v, float %v", s, got, float)
+		}
+	}
+	// int8-dynamic also rounds the inputs: the loss moves, but stays close.
+	m, _ := tinyModel(t, 13, true)
+	float := loss(m, true)
+	if _, err := quant.SetQAT(m, true, quant.Options{Scheme: quant.Int8Dynamic}); err != nil {
+		t.Fatal(err)
+	}
+	if q := loss(m, true); q == float || math.Abs(q-float) > 0.05 {
+		t.Fatalf("int8-dynamic QAT loss %v, float %v", q, float)
+	}
+	if q := loss(m, false); q != float {
+		t.Fatalf("inference under QAT: %v, float %v (fake quantization is for training only)", q, float)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/metrics"
 	"github.com/optiformer/optiformer/models/transformer"
+	"github.com/optiformer/optiformer/quant"
 	"github.com/optiformer/optiformer/tasks/translation"
 	"github.com/optiformer/optiformer/train"
 )
@@ -121,7 +123,7 @@ func splitPair(flag, v string) (string, string, error) {
 }
 
 func newTrain() *cobra.Command {
-	var task, config, trainPaths, validPaths, out, tok, srcKey, tgtKey string
+	var task, config, trainPaths, validPaths, out, tok, srcKey, tgtKey, init, qat, qatLayers string
 	var threads int
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -166,6 +168,14 @@ func newTrain() *cobra.Command {
 					TimeBudget: budget, EMADecay: t.EMADecay},
 			}
 			o.Train.Decay.Embeddings = t.DecayEmbeddings
+			o.Init = init
+			if qat != "" {
+				s, err := quant.ParseScheme(qat)
+				if err != nil {
+					return err
+				}
+				o.QAT = &quant.Options{Scheme: s, Layers: strings.Split(qatLayers, ",")}
+			}
 			_, res, err := translation.Train(ctx, trainPairs, validPairs, out, o)
 			if err != nil {
 				return err
@@ -174,6 +184,10 @@ func newTrain() *cobra.Command {
 			fmt.Fprintf(w, "validation BLEU %.2f, chrF %.2f (%s)\n", res.Final.BLEU.Score, res.Final.CHRF.Score, res.Final.BLEU.Signature)
 			fmt.Fprintf(w, "%d steps, %d epochs, %.0f target tokens/s, stopped: %s; model in %s\n", res.Train.Steps, res.Train.Epochs,
 				res.Train.TokensPerSecond(), res.Train.Stopped, out)
+			if q := res.Quantized; q != nil {
+				fmt.Fprintf(w, "quantized (%s, after quantization-aware training): validation BLEU %.2f, chrF %.2f; model in %s\n",
+					qat, q.BLEU.Score, q.CHRF.Score, filepath.Join(out, "quantized"))
+			}
 			return nil
 		},
 	}
@@ -185,6 +199,9 @@ func newTrain() *cobra.Command {
 	cmd.Flags().StringVar(&tgtKey, "tgt-key", "tgt", "JSONL: the target field")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "run and model directory")
 	cmd.Flags().StringVar(&tok, "tokenizer", "", "an existing tokenizer.json (default: train one)")
+	cmd.Flags().StringVar(&init, "init", "", "start from this float model directory (fine-tuning): its config, tokenizer and weights")
+	cmd.Flags().StringVar(&qat, "qat", "", "quantization-aware training for this scheme (int8-dynamic, int8-static, w8, w4, f16, bf16); usually with --init")
+	cmd.Flags().StringVar(&qatLayers, "qat-layers", "all", "with --qat: attention, ffn, head or all")
 	cmd.Flags().IntVar(&threads, "threads", 0, "threads (default: all)")
 	cmd.MarkFlagRequired("train")
 	cmd.MarkFlagRequired("valid")

@@ -15,6 +15,7 @@ import (
 	"github.com/optiformer/optiformer/data"
 	"github.com/optiformer/optiformer/models/transformer"
 	"github.com/optiformer/optiformer/nn"
+	"github.com/optiformer/optiformer/quant"
 	"github.com/optiformer/optiformer/tensor"
 	"github.com/optiformer/optiformer/tokenizer"
 	"github.com/optiformer/optiformer/tokenizer/hf"
@@ -46,7 +47,14 @@ type TrainOptions struct {
 	// EvalBeam its beam size (greedy by default).
 	EvalSentences int
 	EvalBeam      int
-	Log           io.Writer
+	// Init is a float model directory to start from (fine-tuning): its config, tokenizer and
+	// weights replace Model, Tokenizer and the random initialisation.
+	Init string
+	// QAT, when not nil, trains with fake quantization of its scheme (quant.SetQAT);
+	// evaluations score the model quantized for real, and the run also writes the quantized
+	// model to dir/quantized.
+	QAT *quant.Options
+	Log io.Writer
 }
 
 func (o *TrainOptions) logf(format string, a ...any) {
@@ -62,6 +70,8 @@ type Result struct {
 	Filter    data.FilterReport
 	VocabSize int
 	Params    int
+	// Quantized is the quantized model's evaluation when training with QAT.
+	Quantized *Eval
 }
 
 // Train trains a translation model in dir (checkpoints/, best/, and at the end the model
@@ -78,8 +88,29 @@ func Train(ctx context.Context, trainPairs, validPairs []data.Pair, dir string, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, res, fmt.Errorf("translation: %w", err)
 	}
-	tokJSON, err := o.tokenizer(trainPairs, dir)
-	if err != nil {
+	var init *Model
+	if o.Init != "" {
+		var err error
+		if init, err = Load(o.Init); err != nil {
+			return nil, res, err
+		}
+		if len(init.Quant) > 0 {
+			return nil, res, fmt.Errorf("translation: %s is quantized; fine-tuning (and QAT) starts from a float model", o.Init)
+		}
+		if init.tokJSON == nil {
+			return nil, res, fmt.Errorf("translation: %s has no tokenizer.json to train with", o.Init)
+		}
+		if err := writeFileAtomic(filepath.Join(dir, TokenizerFile), init.tokJSON); err != nil {
+			return nil, res, err
+		}
+		o.Model = init.Net.Cfg
+		o.logf("starting from %s (its config, tokenizer and weights)\n", o.Init)
+	}
+	var tokJSON []byte
+	var err error
+	if init != nil {
+		tokJSON = init.tokJSON
+	} else if tokJSON, err = o.tokenizer(trainPairs, dir); err != nil {
 		return nil, res, err
 	}
 	tok, err := hf.Parse(tokJSON)
@@ -107,9 +138,19 @@ func Train(ctx context.Context, trainPairs, validPairs []data.Pair, dir string, 
 	if err != nil {
 		return nil, res, err
 	}
-	net, err := transformer.New(cfg, tensor.F32, rand.New(rand.NewPCG(o.Train.Seed, 0x6d6f64)))
-	if err != nil {
+	var net *transformer.Model
+	if init != nil {
+		net = init.Net
+	} else if net, err = transformer.New(cfg, tensor.F32, rand.New(rand.NewPCG(o.Train.Seed, 0x6d6f64))); err != nil {
 		return nil, res, err
+	}
+	tied := net.LMHead == nil
+	if o.QAT != nil {
+		names, err := quant.SetQAT(net, tied, *o.QAT)
+		if err != nil {
+			return nil, res, err
+		}
+		o.logf("quantization-aware training (%s): fake quantization on %d weights\n", o.QAT.Scheme, len(names))
 	}
 	for _, p := range net.Params() {
 		res.Params += p.Param.Value.Len()
@@ -128,7 +169,12 @@ func Train(ctx context.Context, trainPairs, validPairs []data.Pair, dir string, 
 		Model: net, ModelCfg: cfg, Params: net.Params(), Dir: dir, Config: o.Train, Log: o.Log,
 		Data: seq2seqData{net: net, b: batcher, smoothing: o.LabelSmoothing},
 		Eval: func() (float64, map[string]float64, error) {
-			e, err := m.Evaluate(evalSrc, evalRef, evalOpts)
+			var e Eval
+			err := withQuantized(m, o.QAT, func() error {
+				var err error
+				e, err = m.Evaluate(evalSrc, evalRef, evalOpts)
+				return err
+			})
 			if err != nil {
 				return 0, nil, err
 			}
@@ -151,7 +197,53 @@ func Train(ctx context.Context, trainPairs, validPairs []data.Pair, dir string, 
 	if err := m.Save(dir, meta); err != nil {
 		return nil, res, err
 	}
+	if o.QAT != nil {
+		qdir := filepath.Join(dir, "quantized")
+		err := withQuantized(m, o.QAT, func() error {
+			e, err := m.Evaluate(srcV, refV, evalOpts)
+			if err != nil {
+				return err
+			}
+			res.Quantized = &e
+			return m.Save(qdir, map[string]string{"task": "translation", "valid_bleu": fmt.Sprintf("%.2f", e.BLEU.Score),
+				"quantization_scheme": string(o.QAT.Scheme), "qat": "true"})
+		})
+		if err != nil {
+			return nil, res, err
+		}
+		o.logf("quantized model (%s): validation BLEU %.2f, written to %s\n", o.QAT.Scheme, res.Quantized.BLEU.Score, qdir)
+	}
 	return m, res, nil
+}
+
+// withQuantized runs f with m's weights quantized by qo (nil: f alone) and restores the
+// float weights after. int8-static, whose scales need calibration, is evaluated as
+// int8-dynamic here.
+func withQuantized(m *Model, qo *quant.Options, f func() error) error {
+	if qo == nil {
+		return f()
+	}
+	o := *qo
+	if o.Scheme == quant.Int8Static {
+		o.Scheme = quant.Int8Dynamic
+	}
+	saved := map[*ag.Param]*tensor.Tensor{}
+	for _, p := range m.Net.Params() {
+		saved[p.Param] = p.Param.Value
+	}
+	defer func() {
+		for p, v := range saved {
+			if p.Value != v {
+				p.Value = v
+				p.Changed()
+			}
+			p.SetKernel(nil)
+		}
+	}()
+	if _, _, err := quant.Quantize(m.Net, m.TiedHead(), o); err != nil {
+		return err
+	}
+	return f()
 }
 
 func round2(x float64) float64 { return float64(int(x*100+0.5)) / 100 }

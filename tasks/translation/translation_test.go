@@ -188,6 +188,37 @@ func TestTrainTranslateResume(t *testing.T) {
 			Src: src, Ref: ref, MaxDrop: -1}); err == nil || !strings.Contains(err.Error(), "already quantized") {
 			t.Errorf("quantizing a quantized model: %v", err)
 		}
+		if c.scheme == quant.W4 {
+			o := toyOptions(40)
+			o.Init = qdir
+			if _, _, err := translation.Train(context.Background(), trainSet, valid, t.TempDir(), o); err == nil || !strings.Contains(err.Error(), "quantized") {
+				t.Errorf("fine-tuning from a quantized model: %v", err)
+			}
+		}
+	}
+
+	// Quantization-aware fine-tuning from the float model: it writes the float weights and
+	// the quantized model, and scores the quantized one.
+	qo := toyOptions(40)
+	qo.Init, qo.QAT = dir, &quant.Options{Scheme: quant.W4}
+	qatDir := t.TempDir()
+	_, qres, err := translation.Train(context.Background(), trainSet, valid, qatDir, qo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qres.Quantized == nil || qres.Train.Steps != 40 {
+		t.Fatalf("QAT run: %+v", qres.Train)
+	}
+	t.Logf("QAT w4: float %.2f, quantized %.2f", qres.Final.BLEU.Score, qres.Quantized.BLEU.Score)
+	if qres.Quantized.BLEU.Score < 40 {
+		t.Errorf("after QAT the w4 model scores %.2f", qres.Quantized.BLEU.Score)
+	}
+	qm, err := translation.Load(filepath.Join(qatDir, "quantized"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qm.Quant) == 0 {
+		t.Fatal("the QAT run's quantized model has no quantized weights")
 	}
 }
 
