@@ -22,7 +22,7 @@ func SetQAT(model any, tiedHead bool, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	fq := fakeQuantOf(o.Scheme)
+	fq := fakeQuantOf(o.Scheme, o.Group)
 	var names []string
 	for _, p := range sel {
 		p.Param.SetFakeQuant(fq)
@@ -38,7 +38,7 @@ func ClearQAT(model any) {
 	}
 }
 
-func fakeQuantOf(s Scheme) *ag.FakeQuant {
+func fakeQuantOf(s Scheme, group int) *ag.FakeQuant {
 	fq := &ag.FakeQuant{}
 	switch s {
 	case Int8Dynamic, Int8Static:
@@ -75,10 +75,10 @@ func fakeQuantOf(s Scheme) *ag.FakeQuant {
 					continue
 				}
 				if s == W8 {
-					q8.QuantizeRowQ8_0(b8, row)
+					q8.QuantizeRowQ8_0Group(b8, row, group)
 					q8.DequantizeRowQ8_0(dst, b8)
 				} else {
-					q8.QuantizeRowQ4_0(b4, row)
+					q8.QuantizeRowQ4_0Group(b4, row, group)
 					q8.DequantizeRowQ4_0(dst, b4)
 				}
 			}

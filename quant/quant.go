@@ -6,9 +6,10 @@
 //     token (row) at run time; the products run in int8 with int32 sums (kernels/q8.Gemm).
 //   - int8-static: the same weights; activations quantized with one scale per layer input,
 //     calibrated beforehand on sample data (Calibrate: min-max, percentile or entropy/KL).
-//   - w8, w4: weight-only int8 / int4 in groups of 32 with a float16 scale per group, in
-//     ggml's Q8_0 / Q4_0 block layout; the products dequantize the blocks in registers and
-//     run in float32 (kernels/q8.MatMulQ8_0, MatMulQ4_0).
+//   - w8, w4: weight-only int8 / int4 in groups of 32, 64 or 128 values with a float16 scale
+//     per group, in memory as ggml's Q8_0 / Q4_0 blocks of 32 (a larger group's blocks share
+//     its scale); the products dequantize the blocks in registers and run in float32
+//     (kernels/q8.MatMulQ8_0, MatMulQ4_0).
 //   - f16, bf16: weights stored as float16 / bfloat16 and computed in float32.
 //
 // Quantizing replaces a weight's float value by its dequantized value (what the quantized
@@ -21,8 +22,10 @@
 // each quantized weight to its format; for a weight named W:
 //   - "int8": W.qweight (I8, out×in) and W.qscale (F32, out): W ≈ qscale[j]·qweight[j][p];
 //   - "int8-static": the same plus W.act_scale (F32, 1), the input's calibrated scale;
-//   - "q8_0", "q4_0": W.q8_0 / W.q4_0 (U8, out × in/32·34 or in/32·18): each row's blocks in
-//     ggml's byte layout (float16 scale, then the quants);
+//   - "q8_0", "q4_0" (groups of 32): W.q8_0 / W.q4_0 (U8, out × in/32·34 or in/32·18): each
+//     row's blocks in ggml's byte layout (float16 scale, then the quants);
+//   - "q8_0g64", "q4_0g128", … (larger groups): W.qs (U8: the blocks' quant bytes, out ×
+//     in or in/2) and W.qd (F16, out × in/group: one scale per group);
 //   - "f16", "bf16": W itself in that dtype.
 package quant
 
@@ -81,7 +84,7 @@ const (
 // Options control Quantize.
 type Options struct {
 	Scheme Scheme
-	// Group is the group size of w8/w4 (0: 32, the only one ggml's blocks have).
+	// Group is the group size of w8/w4: 32 (ggml's blocks; the default), 64 or 128.
 	Group int
 	// Layers are the classes quantized (nil: All).
 	Layers []string
@@ -137,7 +140,7 @@ func Quantize(model any, tiedHead bool, o Options) (done []Entry, skipped []stri
 				return nil, nil, fmt.Errorf("quant: int8-static: no calibrated activation scale for %s (run Calibrate)", p.Name)
 			}
 		}
-		k, deq, err := quantizeWeight(o.Scheme, w, out, in, sx)
+		k, deq, err := quantizeWeight(o.Scheme, w, out, in, sx, o.Group)
 		if err != nil {
 			return nil, nil, fmt.Errorf("quant: %s: %w", p.Name, err)
 		}
@@ -163,8 +166,8 @@ func selectWeights(model any, tiedHead bool, o *Options) (sel []nn.NamedParam, s
 	if o.Group == 0 {
 		o.Group = q8.BlockSize
 	}
-	if o.Group != q8.BlockSize && (o.Scheme == W8 || o.Scheme == W4) {
-		return nil, nil, fmt.Errorf("quant: group %d: only groups of %d (ggml's Q8_0/Q4_0 blocks) are implemented", o.Group, q8.BlockSize)
+	if o.Group != 32 && o.Group != 64 && o.Group != 128 && (o.Scheme == W8 || o.Scheme == W4) {
+		return nil, nil, fmt.Errorf("quant: group %d: want 32, 64 or 128", o.Group)
 	}
 	classes := map[string]bool{}
 	if len(o.Layers) == 0 {
@@ -220,7 +223,7 @@ type kernel interface {
 
 // quantizeWeight quantizes w (out×in) with scheme s and returns the kernel and the
 // dequantized weights; sx is int8-static's activation scale.
-func quantizeWeight(s Scheme, w []float32, out, in int, sx float32) (kernel, []float32, error) {
+func quantizeWeight(s Scheme, w []float32, out, in int, sx float32, group int) (kernel, []float32, error) {
 	deq := make([]float32, len(w))
 	switch s {
 	case Int8Dynamic, Int8Static:
@@ -243,21 +246,13 @@ func quantizeWeight(s Scheme, w []float32, out, in int, sx float32) (kernel, []f
 				return nil, nil, fmt.Errorf("a weight is %v", x)
 			}
 		}
-		nb := in / q8.BlockSize
-		k := &blockKernel{out: out, in: in}
+		k := &blockKernel{out: out, in: in, group: group}
 		if s == W8 {
-			k.q8 = make([]q8.BlockQ8_0, out*nb)
-			for j := 0; j < out; j++ {
-				q8.QuantizeRowQ8_0(k.q8[j*nb:(j+1)*nb], w[j*in:(j+1)*in])
-				q8.DequantizeRowQ8_0(deq[j*in:(j+1)*in], k.q8[j*nb:(j+1)*nb])
-			}
+			k.q8 = make([]q8.BlockQ8_0, out*in/q8.BlockSize)
 		} else {
-			k.q4 = make([]q8.BlockQ4_0, out*nb)
-			for j := 0; j < out; j++ {
-				q8.QuantizeRowQ4_0(k.q4[j*nb:(j+1)*nb], w[j*in:(j+1)*in])
-				q8.DequantizeRowQ4_0(deq[j*in:(j+1)*in], k.q4[j*nb:(j+1)*nb])
-			}
+			k.q4 = make([]q8.BlockQ4_0, out*in/q8.BlockSize)
 		}
+		k.quantize(w, deq)
 		return k, deq, nil
 	case F16, BF16:
 		for i, x := range w {
@@ -356,25 +351,59 @@ func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) 
 	return k.format(), nil
 }
 
-// blockKernel is a w8 (Q8_0) or w4 (Q4_0) weight.
+// blockKernel is a w8 (Q8_0) or w4 (Q4_0) weight with groups of group values.
 type blockKernel struct {
 	q8      []q8.BlockQ8_0
 	q4      []q8.BlockQ4_0
 	out, in int
+	group   int
+}
+
+// quantize fills the blocks from w (out×in) and writes their dequantized values into deq
+// (which may be nil).
+func (k *blockKernel) quantize(w, deq []float32) {
+	nb, in := k.in/q8.BlockSize, k.in
+	for j := 0; j < k.out; j++ {
+		row := w[j*in : (j+1)*in]
+		if k.q8 != nil {
+			q8.QuantizeRowQ8_0Group(k.q8[j*nb:(j+1)*nb], row, k.group)
+			if deq != nil {
+				q8.DequantizeRowQ8_0(deq[j*in:(j+1)*in], k.q8[j*nb:(j+1)*nb])
+			}
+		} else {
+			q8.QuantizeRowQ4_0Group(k.q4[j*nb:(j+1)*nb], row, k.group)
+			if deq != nil {
+				q8.DequantizeRowQ4_0(deq[j*in:(j+1)*in], k.q4[j*nb:(j+1)*nb])
+			}
+		}
+	}
 }
 
 func (k *blockKernel) format() string {
+	f := "q8_0"
 	if k.q4 != nil {
-		return "q4_0"
+		f = "q4_0"
 	}
-	return "q8_0"
+	if k.group != q8.BlockSize {
+		f += fmt.Sprintf("g%d", k.group)
+	}
+	return f
 }
 
+// bytes is the stored size: ggml's blocks for groups of 32, the quants and one float16 scale
+// per group for larger groups.
 func (k *blockKernel) bytes() int {
-	if k.q4 != nil {
-		return len(k.q4) * q8.BlockQ4_0Bytes
+	if k.group == q8.BlockSize {
+		if k.q4 != nil {
+			return len(k.q4) * q8.BlockQ4_0Bytes
+		}
+		return len(k.q8) * q8.BlockQ8_0Bytes
 	}
-	return len(k.q8) * q8.BlockQ8_0Bytes
+	n := k.out * k.in
+	if k.q4 != nil {
+		return n/2 + 2*n/k.group
+	}
+	return n + 2*n/k.group
 }
 
 func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
@@ -389,15 +418,43 @@ func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float3
 }
 
 func (k *blockKernel) Encode(name string, w *safetensors.Writer) (string, error) {
-	var b []byte
-	per := k.bytes() / max(k.out, 1)
-	if k.q4 != nil {
-		b = q8.AppendQ4_0(make([]byte, 0, k.bytes()), k.q4)
-	} else {
-		b = q8.AppendQ8_0(make([]byte, 0, k.bytes()), k.q8)
-	}
 	f := k.format()
-	return f, w.Add(name+"."+f, safetensors.U8, []int{k.out, per}, b)
+	if k.group == q8.BlockSize {
+		var b []byte
+		if k.q4 != nil {
+			b = q8.AppendQ4_0(make([]byte, 0, k.bytes()), k.q4)
+		} else {
+			b = q8.AppendQ8_0(make([]byte, 0, k.bytes()), k.q8)
+		}
+		return f, w.Add(name+"."+f, safetensors.U8, []int{k.out, k.bytes() / max(k.out, 1)}, b)
+	}
+	// Larger groups: the quant bytes of every block, then one scale per group.
+	per := k.group / q8.BlockSize
+	var qs []byte
+	var d []float32
+	if k.q4 != nil {
+		qs = make([]byte, 0, len(k.q4)*q8.BlockSize/2)
+		for i, b := range k.q4 {
+			qs = append(qs, b.Qs[:]...)
+			if i%per == 0 {
+				d = append(d, q8.F16ToF32(b.D))
+			}
+		}
+	} else {
+		qs = make([]byte, 0, len(k.q8)*q8.BlockSize)
+		for i, b := range k.q8 {
+			for _, v := range b.Qs {
+				qs = append(qs, byte(v))
+			}
+			if i%per == 0 {
+				d = append(d, q8.F16ToF32(b.D))
+			}
+		}
+	}
+	if err := w.Add(name+".qs", safetensors.U8, []int{k.out, len(qs) / max(k.out, 1)}, qs); err != nil {
+		return "", err
+	}
+	return f, w.AddFloat32s(name+".qd", safetensors.F16, []int{k.out, k.in / k.group}, d)
 }
 
 // halfKernel is an f16 or bf16 weight: stored in 16 bits, computed in float32.

@@ -2,6 +2,7 @@ package quant_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -202,8 +203,8 @@ func TestOptionsAndSelection(t *testing.T) {
 	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.Int8Static}); err == nil || !strings.Contains(err.Error(), "Calibrate") {
 		t.Fatalf("int8-static without scales: %v", err)
 	}
-	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.W4, Group: 64}); err == nil {
-		t.Fatal("group 64 accepted")
+	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.W4, Group: 48}); err == nil {
+		t.Fatal("group 48 accepted")
 	}
 	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.W8, Layers: []string{"mlp"}}); err == nil {
 		t.Fatal("unknown layer class accepted")
@@ -513,5 +514,54 @@ func TestQAT(t *testing.T) {
 	}
 	if q := loss(m, false); q != float {
 		t.Fatalf("inference under QAT: %v, float %v (fake quantization is for training only)", q, float)
+	}
+}
+
+// Larger groups: smaller files, the same kernels, and a round trip through the file.
+func TestGroups(t *testing.T) {
+	c := transformer.Defaults()
+	c.VocabSize, c.DModel, c.Heads, c.FFN, c.EncoderLayers, c.DecoderLayers = 40, 128, 4, 256, 1, 1
+	c.Dropout, c.NormFirst = 0, true
+	for _, tc := range []struct {
+		s     quant.Scheme
+		group int
+	}{{quant.W4, 64}, {quant.W4, 128}, {quant.W8, 64}, {quant.W8, 128}} {
+		m, err := transformer.New(c, tensor.F32, rand.New(rand.NewPCG(4, 4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, skipped, err := quant.Quantize(m, true, quant.Options{Scheme: tc.s, Group: tc.group})
+		if err != nil || len(skipped) > 0 || len(e) != 17 {
+			t.Fatalf("%s g%d: %d weights, skipped %v, %v", tc.s, tc.group, len(e), skipped, err)
+		}
+		bits := map[quant.Scheme]float64{quant.W4: 4, quant.W8: 8}[tc.s] + 16/float64(tc.group)
+		for _, x := range e {
+			if x.Format != fmt.Sprintf("%s_0g%d", map[quant.Scheme]string{quant.W4: "q4", quant.W8: "q8"}[tc.s], tc.group) ||
+				float64(x.Bytes)*8 != bits*float64(x.Out*x.In) {
+				t.Fatalf("%s g%d: %+v (want %.3f bits a weight)", tc.s, tc.group, x, bits)
+			}
+		}
+		out := decodeAll(t, m, false)
+		dir := t.TempDir()
+		if err := ckpt.SaveModel(dir, c, m.Params(), nil); err != nil {
+			t.Fatal(err)
+		}
+		m2, err := transformer.New(c, tensor.F32, rand.New(rand.NewPCG(5, 5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := quant.LoadWeights(dir, m2, nn.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		again := decodeAll(t, m2, false)
+		for i := range out {
+			if math.Float32bits(out[i]) != math.Float32bits(again[i]) {
+				t.Fatalf("%s g%d: reloaded model differs at %d", tc.s, tc.group, i)
+			}
+		}
+	}
+	m, _ := tinyModel(t, 1, true)
+	if _, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.W4, Group: 96}); err == nil {
+		t.Fatal("group 96 accepted")
 	}
 }

@@ -25,6 +25,13 @@ var formats = map[string][]string{
 	"bf16":        {""},
 }
 
+func init() {
+	for _, g := range []int{64, 128} {
+		formats[fmt.Sprintf("q8_0g%d", g)] = []string{".qs", ".qd"}
+		formats[fmt.Sprintf("q4_0g%d", g)] = []string{".qs", ".qd"}
+	}
+}
+
 // LoadWeights loads dir/model.safetensors into model (see nn.Load). A float file loads as
 // with ckpt.LoadWeights; a quantized one (saved from a quantized model by ckpt.SaveModel or
 // SaveModelFiles) gets its quantized weights dequantized into the parameters and their
@@ -200,7 +207,7 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 			return nil, nil, 0, 0, err
 		}
 		deq = make([]float32, out*in)
-		bk := &blockKernel{out: out, in: in}
+		bk := &blockKernel{out: out, in: in, group: q8.BlockSize}
 		if format == "q4_0" {
 			if bk.q4, err = q8.ParseQ4_0(b); err != nil {
 				return nil, nil, 0, 0, err
@@ -220,6 +227,8 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 			return nil, nil, 0, 0, err
 		}
 		return bk, deq, out, in, nil
+	case "q8_0g64", "q8_0g128", "q4_0g64", "q4_0g128":
+		return s.decodeGroups(name, format)
 	case "f16", "bf16":
 		dt := safetensors.F16
 		if format == "bf16" {
@@ -236,6 +245,65 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 		return newHalf(Scheme(format), deq, out, in), deq, out, in, nil
 	}
 	return nil, nil, 0, 0, fmt.Errorf("unknown format")
+}
+
+// decodeGroups rebuilds the blocks of a weight stored with larger groups: W.qs holds the
+// quant bytes of every block, W.qd one float16 scale per group.
+func (s *source) decodeGroups(name, format string) (k kernel, deq []float32, out, in int, err error) {
+	q4 := strings.HasPrefix(format, "q4_0")
+	var group int
+	fmt.Sscanf(format[len("q4_0g"):], "%d", &group)
+	qi, err := s.info(name+".qs", safetensors.U8, 2)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	di, err := s.info(name+".qd", safetensors.F16, 2)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	out, in = qi.Shape[0], qi.Shape[1]
+	if q4 {
+		in *= 2
+	}
+	if in%group != 0 || di.Shape[0] != out || di.Shape[1]*group != in {
+		return nil, nil, 0, 0, fmt.Errorf("%v quants and %v scales do not make rows of groups of %d", qi.Shape, di.Shape, group)
+	}
+	qs, err := s.f.Bytes(name + ".qs")
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	d, err := s.f.Float32s(name + ".qd")
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	if err := finite(d); err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("scales: %w", err)
+	}
+	nb, per := in/q8.BlockSize, group/q8.BlockSize
+	bk := &blockKernel{out: out, in: in, group: group}
+	deq = make([]float32, out*in)
+	if q4 {
+		bk.q4 = make([]q8.BlockQ4_0, out*nb)
+		for i := range bk.q4 {
+			bk.q4[i].D = safetensors.Float32ToF16(d[i/per])
+			copy(bk.q4[i].Qs[:], qs[i*q8.BlockSize/2:])
+		}
+		for j := 0; j < out; j++ {
+			q8.DequantizeRowQ4_0(deq[j*in:(j+1)*in], bk.q4[j*nb:(j+1)*nb])
+		}
+	} else {
+		bk.q8 = make([]q8.BlockQ8_0, out*nb)
+		for i := range bk.q8 {
+			bk.q8[i].D = safetensors.Float32ToF16(d[i/per])
+			for t := range bk.q8[i].Qs {
+				bk.q8[i].Qs[t] = int8(qs[i*q8.BlockSize+t])
+			}
+		}
+		for j := 0; j < out; j++ {
+			q8.DequantizeRowQ8_0(deq[j*in:(j+1)*in], bk.q8[j*nb:(j+1)*nb])
+		}
+	}
+	return bk, deq, out, in, nil
 }
 
 // finite rejects NaN and ±Inf (a corrupt float16 scale, say).

@@ -117,6 +117,69 @@ func QuantizeRowQ4_0(dst []BlockQ4_0, x []float32) {
 	}
 }
 
+// QuantizeRowQ8_0Group is QuantizeRowQ8_0 with one scale per group of group values (a
+// multiple of 32 that divides len(x)): d = max|x|/127 over the group, and every block of the
+// group stores that d, so the blocks stay ggml's Q8_0. Group 32 is QuantizeRowQ8_0.
+func QuantizeRowQ8_0Group(dst []BlockQ8_0, x []float32, group int) {
+	checkBlocks("QuantizeRowQ8_0Group", len(x), len(dst))
+	checkGroup("QuantizeRowQ8_0Group", len(x), group)
+	per := group / BlockSize
+	for g := 0; g < len(dst); g += per {
+		var amax float32
+		for _, v := range x[g*BlockSize : (g+per)*BlockSize] {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		d := amax / 127
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		for b := g; b < g+per; b++ {
+			dst[b].D = f16(d)
+			for j, v := range x[b*BlockSize : (b+1)*BlockSize] {
+				dst[b].Qs[j] = int8(math.Round(float64(float32(v * id))))
+			}
+		}
+	}
+}
+
+// QuantizeRowQ4_0Group is QuantizeRowQ4_0 with one scale per group of group values (a
+// multiple of 32 that divides len(x)): the value of largest magnitude over the group gives d,
+// which every block of the group stores. Group 32 is QuantizeRowQ4_0.
+func QuantizeRowQ4_0Group(dst []BlockQ4_0, x []float32, group int) {
+	checkBlocks("QuantizeRowQ4_0Group", len(x), len(dst))
+	checkGroup("QuantizeRowQ4_0Group", len(x), group)
+	per := group / BlockSize
+	for g := 0; g < len(dst); g += per {
+		var amax, m float32
+		for _, v := range x[g*BlockSize : (g+per)*BlockSize] {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, m = a, v
+			}
+		}
+		d := m / -8
+		var id float32
+		if d != 0 {
+			id = 1 / d
+		}
+		for b := g; b < g+per; b++ {
+			xs := x[b*BlockSize : (b+1)*BlockSize]
+			dst[b].D = f16(d)
+			for j := 0; j < BlockSize/2; j++ {
+				q0 := min(15, int8(float32(float32(xs[j]*id)+8.5)))
+				q1 := min(15, int8(float32(float32(xs[j+BlockSize/2]*id)+8.5)))
+				dst[b].Qs[j] = uint8(q0) | uint8(q1)<<4
+			}
+		}
+	}
+}
+
+func checkGroup(what string, n, group int) {
+	if group <= 0 || group%BlockSize != 0 || n%group != 0 {
+		panic(fmt.Sprintf("q8: %s: group %d for %d values (want a multiple of %d dividing them)", what, group, n, BlockSize))
+	}
+}
+
 // DequantizeRowQ4_0 writes d·(q − 8) for every value of the blocks into dst.
 func DequantizeRowQ4_0(dst []float32, src []BlockQ4_0) {
 	checkBlocks("DequantizeRowQ4_0", len(dst), len(src))

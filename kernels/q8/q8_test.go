@@ -575,3 +575,44 @@ func TestLinearStatic(t *testing.T) {
 		}
 	})
 }
+
+// Group scales: group 32 is the ggml quantizer byte for byte; larger groups share one scale
+// across their blocks and stay within half a step of it.
+func TestQuantizeGroups(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	x := randRow(r, 256, 2)
+	a8, b8 := make([]BlockQ8_0, 8), make([]BlockQ8_0, 8)
+	a4, b4 := make([]BlockQ4_0, 8), make([]BlockQ4_0, 8)
+	QuantizeRowQ8_0(a8, x)
+	QuantizeRowQ8_0Group(b8, x, 32)
+	QuantizeRowQ4_0(a4, x)
+	QuantizeRowQ4_0Group(b4, x, 32)
+	for i := range a8 {
+		if a8[i] != b8[i] || a4[i] != b4[i] {
+			t.Fatalf("group 32 differs from the ggml quantizer at block %d", i)
+		}
+	}
+	for _, g := range []int{64, 128, 256} {
+		QuantizeRowQ8_0Group(b8, x, g)
+		QuantizeRowQ4_0Group(b4, x, g)
+		y8, y4 := make([]float32, 256), make([]float32, 256)
+		DequantizeRowQ8_0(y8, b8)
+		DequantizeRowQ4_0(y4, b4)
+		for i := range x {
+			blk := i / BlockSize
+			if first := (blk / (g / BlockSize)) * (g / BlockSize); b8[blk].D != b8[first].D || b4[blk].D != b4[first].D {
+				t.Fatalf("group %d: block %d has its own scale", g, blk)
+			}
+			d8, d4 := float64(F16ToF32(b8[blk].D)), math.Abs(float64(F16ToF32(b4[blk].D)))
+			if math.Abs(float64(y8[i]-x[i])) > d8*0.51+1e-6 || math.Abs(float64(y4[i]-x[i])) > d4*1.01+1e-6 {
+				t.Fatalf("group %d: x[%d] = %v came back as %v (q8) / %v (q4)", g, i, x[i], y8[i], y4[i])
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("group 48 accepted")
+		}
+	}()
+	QuantizeRowQ8_0Group(b8, x, 48)
+}
