@@ -21,6 +21,7 @@
 // A quantized model file is a safetensors file whose metadata key ckpt.QuantizationKey maps
 // each quantized weight to its format; for a weight named W:
 //   - "int8": W.qweight (I8, out×in) and W.qscale (F32, out): W ≈ qscale[j]·qweight[j][p];
+//   - "int8-tensor": the same, the inputs quantized per tensor at run time;
 //   - "int8-static": the same plus W.act_scale (F32, 1), the input's calibrated scale;
 //   - "q8_0", "q4_0" (groups of 32): W.q8_0 / W.q4_0 (U8, out × in/32·34 or in/32·18): each
 //     row's blocks in ggml's byte layout (float16 scale, then the quants);
@@ -31,6 +32,7 @@ package quant
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -92,6 +94,9 @@ type Options struct {
 	Skip []string
 	// ActScales are the calibrated input scales of int8-static, by weight name (Calibrate).
 	ActScales map[string]float32
+	// PerTensor makes int8-dynamic quantize each product's whole input with one scale
+	// instead of one per row (token).
+	PerTensor bool
 }
 
 // Entry describes one quantized weight.
@@ -143,6 +148,9 @@ func Quantize(model any, tiedHead bool, o Options) (done []Entry, skipped []stri
 		k, deq, err := quantizeWeight(o.Scheme, w, out, in, sx, o.Group)
 		if err != nil {
 			return nil, nil, fmt.Errorf("quant: %s: %w", p.Name, err)
+		}
+		if ik, ok := k.(*int8Kernel); ok && o.Scheme == Int8Dynamic {
+			ik.perTensor = o.PerTensor
 		}
 		e := Entry{Name: p.Name, Format: k.format(), Out: out, In: in, Bytes: k.bytes()}
 		for i := range w {
@@ -292,13 +300,14 @@ func store(y []float32, ldy int, t []float32, n, out int, beta float32) {
 	}
 }
 
-// int8Kernel is an int8-dynamic weight, or int8-static when sx (the input's calibrated
-// scale) is set.
+// int8Kernel is an int8-dynamic weight (inputs quantized per row, or per tensor when
+// perTensor), or int8-static when sx (the input's calibrated scale) is set.
 type int8Kernel struct {
-	w       *q8.Weights
-	sx      float32
-	deq     []float32 // the dequantized weights (the float value), for inputs int8 cannot hold
-	out, in int
+	w         *q8.Weights
+	sx        float32
+	perTensor bool
+	deq       []float32 // the dequantized weights (the float value), for inputs int8 cannot hold
+	out, in   int
 }
 
 func newInt8(w *q8.Weights, deq []float32, out, in int) *int8Kernel {
@@ -306,8 +315,11 @@ func newInt8(w *q8.Weights, deq []float32, out, in int) *int8Kernel {
 }
 
 func (k *int8Kernel) format() string {
-	if k.sx != 0 {
+	switch {
+	case k.sx != 0:
 		return "int8-static"
+	case k.perTensor:
+		return "int8-tensor"
 	}
 	return "int8"
 }
@@ -320,16 +332,28 @@ func (k *int8Kernel) bytes() int {
 	return b
 }
 
-// MulT quantizes each row of x to int8 (per row) and multiplies in int8. A row holding NaN
+// MulT quantizes x to int8 (per row, per tensor, or with the calibrated scale) and
+// multiplies in int8. A row holding NaN
 // or ±Inf has no int8 form: that call runs in float32 on the dequantized weights instead, so
 // the non-finite values propagate as they would without quantization.
 func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
 	t := getScratch(n * k.out)
 	defer scratch.Put(t)
 	var err error
-	if k.sx != 0 {
+	switch {
+	case k.sx != 0:
 		err = q8.LinearStatic(*t, x[:n*k.in], n, k.w, k.sx, nil)
-	} else {
+	case k.perTensor:
+		// One scale for the whole input, found now: the static kernel with it.
+		var amax float32
+		for _, v := range x[:n*k.in] {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if amax == 0 || amax > math.MaxFloat32 || amax != amax {
+			amax = 127 // zeros (any scale), or non-finite values (the static kernel reports them)
+		}
+		err = q8.LinearStatic(*t, x[:n*k.in], n, k.w, amax/127, nil)
+	default:
 		err = q8.LinearDynamic(*t, x[:n*k.in], n, k.w, nil)
 	}
 	if err != nil {

@@ -565,3 +565,31 @@ func TestGroups(t *testing.T) {
 		t.Fatal("group 96 accepted")
 	}
 }
+
+// int8-dynamic per tensor: one scale per product's input, found at run time.
+func TestInt8PerTensor(t *testing.T) {
+	m, cfg := tinyModel(t, 14, true)
+	float := decodeAll(t, m, false)
+	e, _, err := quant.Quantize(m, true, quant.Options{Scheme: quant.Int8Dynamic, PerTensor: true})
+	if err != nil || e[0].Format != "int8-tensor" {
+		t.Fatalf("%v %v", e[0], err)
+	}
+	fast, ref := decodeAll(t, m, false), decodeAll(t, m, true)
+	if d := maxAbsDiff(fast, ref); d > 1e-4 {
+		t.Fatalf("fast and reference differ by %v", d)
+	}
+	if d := maxAbsDiff(fast, float); d == 0 || d > 0.3 {
+		t.Fatalf("per-tensor int8 differs from float by %v", d)
+	}
+	dir := t.TempDir()
+	if err := ckpt.SaveModel(dir, cfg, m.Params(), nil); err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := tinyModel(t, 15, true)
+	if _, err := quant.LoadWeights(dir, m2, nn.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(decodeAll(t, m2, false), fast); d != 0 {
+		t.Fatalf("reloaded per-tensor model differs by %v", d)
+	}
+}

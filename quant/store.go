@@ -18,6 +18,7 @@ import (
 // "" is the weight's own name).
 var formats = map[string][]string{
 	"int8":        {".qweight", ".qscale"},
+	"int8-tensor": {".qweight", ".qscale"},
 	"int8-static": {".qweight", ".qscale", ".act_scale"},
 	"q8_0":        {".q8_0"},
 	"q4_0":        {".q4_0"},
@@ -139,7 +140,7 @@ func (s *source) info(name string, dt safetensors.DType, rank int) (safetensors.
 
 func (s *source) decode(name, format string) (k kernel, deq []float32, out, in int, err error) {
 	switch format {
-	case "int8", "int8-static":
+	case "int8", "int8-tensor", "int8-static":
 		var sx float32
 		if format == "int8-static" {
 			if _, err := s.info(name+".act_scale", safetensors.F32, 1); err != nil {
@@ -185,7 +186,7 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 		}
 		qw := &q8.Weights{Scale: sc, Q: q, Packed: q8.Pack(q, out, in, in)}
 		k := newInt8(qw, deq, out, in)
-		k.sx = sx
+		k.sx, k.perTensor = sx, format == "int8-tensor"
 		return k, deq, out, in, nil
 	case "q8_0", "q4_0":
 		bi, err := s.info(name+"."+format, safetensors.U8, 2)

@@ -13,7 +13,7 @@ import (
 )
 
 func newQuantize() *cobra.Command {
-	var model, out, scheme, layers, src, ref, calib, calibMethod string
+	var model, out, scheme, layers, src, ref, calib, calibMethod, acts string
 	var group, sentences, speed, threads int
 	var maxDrop, percentile float64
 	var asJSON bool
@@ -59,8 +59,14 @@ set (--src/--ref; default: the bundled Multi30k validation set). Every command t
 			if sentences > 0 && sentences < len(srcS) && len(srcS) == len(refS) {
 				srcS, refS = srcS[:sentences], refS[:sentences]
 			}
+			if acts != "token" && acts != "tensor" {
+				return fmt.Errorf("quantize: --activations %q: want token or tensor", acts)
+			}
+			if acts == "tensor" && s != quant.Int8Dynamic {
+				return fmt.Errorf("quantize: --activations tensor applies to int8-dynamic")
+			}
 			o := translation.QuantizeOptions{
-				Quant: quant.Options{Scheme: s, Group: group, Layers: strings.Split(layers, ",")},
+				Quant: quant.Options{Scheme: s, Group: group, Layers: strings.Split(layers, ","), PerTensor: acts == "tensor"},
 				Src:   srcS, Ref: refS, SpeedSentences: speed, MaxDrop: maxDrop, Log: cmd.ErrOrStderr(),
 				CalibMethod: quant.CalibOptions{Method: calibMethod, Percentile: percentile},
 			}
@@ -90,7 +96,8 @@ set (--src/--ref; default: the bundled Multi30k validation set). Every command t
 	f.StringVar(&calib, "calib", "", "int8-static: calibration source sentences (one a line)")
 	f.StringVar(&calibMethod, "calib-method", "minmax", "int8-static: minmax, percentile or entropy")
 	f.Float64Var(&percentile, "percentile", 99.99, "int8-static with --calib-method percentile: the percentile of |activation| kept")
-	f.IntVar(&group, "group", 32, "group size of w8/w4 (32: ggml's blocks)")
+	f.IntVar(&group, "group", 32, "group size of w8/w4: 32 (ggml's Q8_0/Q4_0 blocks), 64 or 128")
+	f.StringVar(&acts, "activations", "token", "int8-dynamic: quantize each input row (token) or the whole input (tensor) with one scale")
 	f.StringVar(&layers, "layers", "all", "what to quantize: attention, ffn, head (output projection / tied embeddings) or all, comma-separated")
 	f.StringVar(&src, "src", "", "evaluation sources (one sentence a line)")
 	f.StringVar(&ref, "ref", "", "evaluation references")
