@@ -430,7 +430,28 @@ func (k *blockKernel) bytes() int {
 	return n + 2*n/k.group
 }
 
+// blockRowsGemm is the number of input rows from which a block weight is dequantized whole
+// and multiplied by the float32 GEMM: the block kernels work a row of x at a time, which
+// wins when the weights' bytes are the cost (decoding) and loses when rows can share them.
+const blockRowsGemm = 8
+
 func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
+	if n >= blockRowsGemm {
+		w := getScratch(k.out * k.in)
+		defer scratch.Put(w)
+		nb, in := k.in/q8.BlockSize, k.in
+		kernels.ParallelFor(k.out, max(1, 16384/max(in, 1)), func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				if k.q4 != nil {
+					q8.DequantizeRowQ4_0((*w)[j*in:(j+1)*in], k.q4[j*nb:(j+1)*nb])
+				} else {
+					q8.DequantizeRowQ8_0((*w)[j*in:(j+1)*in], k.q8[j*nb:(j+1)*nb])
+				}
+			}
+		})
+		kernels.Gemm(false, true, n, k.out, k.in, 1, x[:n*k.in], k.in, *w, k.in, beta, y, ldy)
+		return
+	}
 	t := getScratch(n * k.out)
 	defer scratch.Put(t)
 	if k.q4 != nil {
