@@ -58,23 +58,7 @@ func F16ToF32(h uint16) float32 { return float16.Frombits(h).Float32() }
 // q = round(x/d) (half away from zero), the scale stored as float16. It panics when the lengths
 // do not match.
 func QuantizeRowQ8_0(dst []BlockQ8_0, x []float32) {
-	checkBlocks("QuantizeRowQ8_0", len(x), len(dst))
-	for b := range dst {
-		xs := x[b*BlockSize : (b+1)*BlockSize]
-		var amax float32
-		for _, v := range xs {
-			amax = max(amax, float32(math.Abs(float64(v))))
-		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		dst[b].D = f16(d)
-		for j, v := range xs {
-			dst[b].Qs[j] = int8(math.Round(float64(float32(v * id))))
-		}
-	}
+	QuantizeRowQ8_0Group(dst, x, BlockSize)
 }
 
 // DequantizeRowQ8_0 writes d·q for every value of the blocks into dst.
@@ -92,29 +76,7 @@ func DequantizeRowQ8_0(dst []float32, src []BlockQ8_0) {
 // the value m of largest magnitude gives d = m/−8, so that m maps to 0 and the range is
 // [−8d, 7d]; q = min(15, ⌊x/d + 8.5⌋). The scale is stored as float16.
 func QuantizeRowQ4_0(dst []BlockQ4_0, x []float32) {
-	checkBlocks("QuantizeRowQ4_0", len(x), len(dst))
-	for b := range dst {
-		xs := x[b*BlockSize : (b+1)*BlockSize]
-		var amax, m float32
-		for _, v := range xs {
-			if a := float32(math.Abs(float64(v))); a > amax {
-				amax, m = a, v
-			}
-		}
-		d := m / -8
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		dst[b].D = f16(d)
-		for j := 0; j < BlockSize/2; j++ {
-			x0 := float32(xs[j] * id)
-			x1 := float32(xs[j+BlockSize/2] * id)
-			q0 := min(15, int8(float32(x0+8.5)))
-			q1 := min(15, int8(float32(x1+8.5)))
-			dst[b].Qs[j] = uint8(q0) | uint8(q1)<<4
-		}
-	}
+	QuantizeRowQ4_0Group(dst, x, BlockSize)
 }
 
 // QuantizeRowQ8_0Group is QuantizeRowQ8_0 with one scale per group of group values (a

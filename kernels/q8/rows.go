@@ -28,17 +28,9 @@ func quantizeRow(dst []int8, x []float32) (float32, int32, error) {
 		panic(fmt.Sprintf("q8: QuantizeRowSym: len(dst) = %d, len(x) = %d", len(dst), len(x)))
 	}
 	k := rowImpl.Get()
-	amax, check := k.absMax(x)
-	for _, v := range x[len(x)-len(x)%k.width:] {
-		amax = max(amax, float32(math.Abs(float64(v))))
-		check += v * 0
-	}
-	if check != 0 || amax > math.MaxFloat32 {
-		for i, v := range x {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, 0, fmt.Errorf("q8: element %d is %v", i, v)
-			}
-		}
+	amax, err := rowAbsMax(k, x)
+	if err != nil {
+		return 0, 0, err
 	}
 	if amax < tinyRow {
 		clear(dst)
@@ -49,6 +41,23 @@ func quantizeRow(dst []int8, x []float32) (float32, int32, error) {
 	tail := len(x) - len(x)%k.width
 	sum += quantRowRef(dst[tail:], x[tail:], inv)
 	return amax / 127, sum, nil
+}
+
+// rowAbsMax is max |x[i]| by the row kernels; a NaN or infinite element is an error.
+func rowAbsMax(k rowKernels, x []float32) (float32, error) {
+	amax, check := k.absMax(x)
+	for _, v := range x[len(x)-len(x)%k.width:] {
+		amax = max(amax, float32(math.Abs(float64(v))))
+		check += v * 0
+	}
+	if check != 0 || amax > math.MaxFloat32 {
+		for i, v := range x {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return 0, fmt.Errorf("q8: element %d is %v", i, v)
+			}
+		}
+	}
+	return amax, nil
 }
 
 // rowKernels is one variant of the two row passes; each handles whole vectors of width
@@ -104,17 +113,9 @@ func QuantizeRowScaled(dst []int8, x []float32, s float32) (int32, error) {
 		return 0, fmt.Errorf("q8: activation scale %v: want a positive finite value", s)
 	}
 	k := rowImpl.Get()
-	amax, check := k.absMax(x)
-	for _, v := range x[len(x)-len(x)%k.width:] {
-		amax = max(amax, float32(math.Abs(float64(v))))
-		check += v * 0
-	}
-	if check != 0 || amax > math.MaxFloat32 {
-		for i, v := range x {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return 0, fmt.Errorf("q8: element %d is %v", i, v)
-			}
-		}
+	amax, err := rowAbsMax(k, x)
+	if err != nil {
+		return 0, err
 	}
 	inv := 1 / s
 	if amax*inv >= 127 {
