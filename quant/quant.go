@@ -337,12 +337,19 @@ func (k *int8Kernel) bytes() int {
 // or ±Inf has no int8 form: that call runs in float32 on the dequantized weights instead, so
 // the non-finite values propagate as they would without quantization.
 func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
-	t := getScratch(n * k.out)
-	defer scratch.Put(t)
+	var dst []float32
+	direct := ldy == k.out && beta == 0 // contiguous rows to overwrite: no copy
+	if direct {
+		dst = y[:n*k.out]
+	} else {
+		t := getScratch(n * k.out)
+		defer scratch.Put(t)
+		dst = *t
+	}
 	var err error
 	switch {
 	case k.sx != 0:
-		err = q8.LinearStatic(*t, x[:n*k.in], n, k.w, k.sx, nil)
+		err = q8.LinearStatic(dst, x[:n*k.in], n, k.w, k.sx, nil)
 	case k.perTensor:
 		// One scale for the whole input, found now: the static kernel with it.
 		var amax float32
@@ -352,14 +359,16 @@ func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32
 		if amax == 0 || amax > math.MaxFloat32 || amax != amax {
 			amax = 127 // zeros (any scale), or non-finite values (the static kernel reports them)
 		}
-		err = q8.LinearStatic(*t, x[:n*k.in], n, k.w, amax/127, nil)
+		err = q8.LinearStatic(dst, x[:n*k.in], n, k.w, amax/127, nil)
 	default:
-		err = q8.LinearDynamic(*t, x[:n*k.in], n, k.w, nil)
+		err = q8.LinearDynamic(dst, x[:n*k.in], n, k.w, nil)
 	}
 	if err != nil {
-		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 0, *t, k.out)
+		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 0, dst, k.out)
 	}
-	store(y, ldy, *t, n, k.out, beta)
+	if !direct {
+		store(y, ldy, dst, n, k.out, beta)
+	}
 }
 
 func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) {

@@ -65,13 +65,25 @@ func Gemm(m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	gemmImpl.Get()(m, a, lda, b, c, ldc)
+	gemmImpl.Get()(m, a, lda, b, c, ldc, nil)
 }
 
-var gemmImpl = cpu.NewFamily("q8gemm", gemmGeneric)
+// gemmSums is Gemm for a caller that already has the row sums Σ_p A[i][p] (a row quantizer
+// computes them on the way): the kernels need them, and need not compute them again.
+func gemmSums(m int, a []int8, lda int, b *Packed, c []int32, ldc int, sums []int32) {
+	if m == 0 || b.n == 0 {
+		return
+	}
+	gemmImpl.Get()(m, a, lda, b, c, ldc, sums)
+}
+
+// gemmFn is one variant of Gemm; sums, when not nil, are the rows' sums.
+type gemmFn func(m int, a []int8, lda int, b *Packed, c []int32, ldc int, sums []int32)
+
+var gemmImpl = cpu.NewFamily[gemmFn]("q8gemm", gemmGeneric)
 
 // gemmGeneric is Gemm by the reference, reading the packed B back.
-func gemmGeneric(m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
+func gemmGeneric(m int, a []int8, lda int, b *Packed, c []int32, ldc int, _ []int32) {
 	n, k := b.n, b.k
 	kernels.ParallelFor(n, panelCols, func(lo, hi int) {
 		for j := lo; j < hi; j++ {
@@ -92,8 +104,9 @@ func gemmGeneric(m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
 type tileFn func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32, accumulate bool)
 
 // prepareA pads A's rows to whole groups of four k (the kernels read 4·kg bytes a row) and
-// computes the corrections 128·Σ_p A[i][p] that remove the +128 of the packing.
-func prepareA(m int, a []int8, lda, k, kg int) ([]int8, int, []int32) {
+// computes the corrections 128·Σ_p A[i][p] that remove the +128 of the packing (from sums
+// when given).
+func prepareA(m int, a []int8, lda, k, kg int, sums []int32) ([]int8, int, []int32) {
 	if k%4 != 0 {
 		pa := make([]int8, m*4*kg)
 		for i := 0; i < m; i++ {
@@ -104,8 +117,12 @@ func prepareA(m int, a []int8, lda, k, kg int) ([]int8, int, []int32) {
 	corr := make([]int32, m)
 	for i := range corr {
 		var s int32
-		for _, v := range a[i*lda : i*lda+k] {
-			s += int32(v)
+		if sums != nil {
+			s = sums[i]
+		} else {
+			for _, v := range a[i*lda : i*lda+k] {
+				s += int32(v)
+			}
 		}
 		corr[i] = 128 * s
 	}
@@ -117,9 +134,9 @@ type avx2TileFn func(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, nco
 
 // gemmTilesAVX2 drives the AVX2 tiles: 2 rows × 16 columns (one 64-byte chunk of a panel's
 // groups).
-func gemmTilesAVX2(tiles [3]avx2TileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
+func gemmTilesAVX2(tiles [3]avx2TileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int, sums []int32) {
 	kg := b.kg
-	a, lda, corr := prepareA(m, a, lda, b.k, kg)
+	a, lda, corr := prepareA(m, a, lda, b.k, kg, sums)
 	chunks := (b.n + 15) / 16
 	kernels.ParallelFor(chunks, 4, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
@@ -144,9 +161,9 @@ func gemmTilesAVX2(tiles [3]avx2TileFn, m int, a []int8, lda int, b *Packed, c [
 // gemmTiles drives the micro-kernels: panels of B are shared among the threads; each walks
 // its panels and, within a panel, the rows in tiles of up to six; the tiles remove the +128
 // of the packing (C[i][j] −= 128·Σ_p A[i][p]).
-func gemmTiles(tiles [7]tileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int) {
+func gemmTiles(tiles [7]tileFn, m int, a []int8, lda int, b *Packed, c []int32, ldc int, sums []int32) {
 	kg := b.kg
-	a, lda, corr := prepareA(m, a, lda, b.k, kg)
+	a, lda, corr := prepareA(m, a, lda, b.k, kg, sums)
 	panels := (b.n + panelCols - 1) / panelCols
 	kernels.ParallelFor(panels, 1, func(lo, hi int) {
 		for pn := lo; pn < hi; pn++ {

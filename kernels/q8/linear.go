@@ -3,6 +3,7 @@ package q8
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/optiformer/optiformer/kernels"
 )
@@ -38,58 +39,63 @@ func QuantizeWeights(w []float32, out, in int) (*Weights, error) {
 // int32 (Gemm), and scaled back: y[i][j] = float32(C[i][j])·(sx[i]·Scale[j]) + bias[j]. bias may
 // be nil. A row of x holding NaN or ±Inf is an error (it has no int8 value).
 func LinearDynamic(y, x []float32, m int, w *Weights, bias []float32) error {
-	in, out := w.Packed.K(), w.Packed.N()
-	if len(x) != m*in || len(y) != m*out || (bias != nil && len(bias) != out) {
-		panic(fmt.Sprintf("q8: LinearDynamic: x %d, y %d, bias %d for %d rows of %d→%d", len(x), len(y), len(bias), m, in, out))
-	}
-	qx := make([]int8, m*in)
-	sx := make([]float32, m)
-	errs := make([]error, m)
-	kernels.ParallelFor(m, max(1, 4096/max(in, 1)), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			sx[i], errs[i] = QuantizeRowSym(qx[i*in:(i+1)*in], x[i*in:(i+1)*in])
-		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("q8: LinearDynamic: input row %d: %w", i, err)
-		}
-	}
-	c := make([]int32, m*out)
-	Gemm(m, qx, in, w.Packed, c, out)
-	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
-		}
-	})
-	return nil
+	return linearInt8("LinearDynamic", y, x, m, w, bias, quantizeRow)
 }
 
 // LinearStatic is LinearDynamic with a fixed activation scale sx (int8-static, calibrated):
 // every row of x is quantized with QuantizeRowScaled(·, sx), values beyond the calibrated
 // range saturating, then y[i][j] = float32(C[i][j])·(sx·Scale[j]) + bias[j].
 func LinearStatic(y, x []float32, m int, w *Weights, sx float32, bias []float32) error {
+	return linearInt8("LinearStatic", y, x, m, w, bias, func(dst []int8, row []float32) (float32, int32, error) {
+		sum, err := QuantizeRowScaled(dst, row, sx)
+		return sx, sum, err
+	})
+}
+
+// linearScratch holds one call's buffers, recycled between calls.
+type linearScratch struct {
+	qx      []int8
+	sx      []float32
+	sums, c []int32
+	errs    []error
+}
+
+var linearPool = sync.Pool{New: func() any { return new(linearScratch) }}
+
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+// linearInt8 quantizes the rows of x with quantize (which returns the row's scale and the sum
+// of its int8 values), multiplies them by w in int32 and scales the result back.
+func linearInt8(what string, y, x []float32, m int, w *Weights, bias []float32, quantize func(dst []int8, row []float32) (float32, int32, error)) error {
 	in, out := w.Packed.K(), w.Packed.N()
 	if len(x) != m*in || len(y) != m*out || (bias != nil && len(bias) != out) {
-		panic(fmt.Sprintf("q8: LinearStatic: x %d, y %d, bias %d for %d rows of %d→%d", len(x), len(y), len(bias), m, in, out))
+		panic(fmt.Sprintf("q8: %s: x %d, y %d, bias %d for %d rows of %d→%d", what, len(x), len(y), len(bias), m, in, out))
 	}
-	qx := make([]int8, m*in)
-	errs := make([]error, m)
+	sc := linearPool.Get().(*linearScratch)
+	defer linearPool.Put(sc)
+	sc.qx, sc.sx, sc.sums = grow(sc.qx, m*in), grow(sc.sx, m), grow(sc.sums, m)
+	sc.c, sc.errs = grow(sc.c, m*out), grow(sc.errs, m)
+	qx, sx, sums, c, errs := sc.qx, sc.sx, sc.sums, sc.c, sc.errs
 	kernels.ParallelFor(m, max(1, 4096/max(in, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			_, errs[i] = QuantizeRowScaled(qx[i*in:(i+1)*in], x[i*in:(i+1)*in], sx)
+			sx[i], sums[i], errs[i] = quantize(qx[i*in:(i+1)*in], x[i*in:(i+1)*in])
 		}
 	})
 	for i, err := range errs {
 		if err != nil {
-			return fmt.Errorf("q8: LinearStatic: input row %d: %w", i, err)
+			clear(errs)
+			return fmt.Errorf("q8: %s: input row %d: %w", what, i, err)
 		}
 	}
-	c := make([]int32, m*out)
-	Gemm(m, qx, in, w.Packed, c, out)
+	gemmSums(m, qx, in, w.Packed, c, out, sums)
 	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx, w.Scale, bias)
+			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
 		}
 	})
 	return nil
