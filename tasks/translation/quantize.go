@@ -84,6 +84,23 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		speed = 100
 	}
 	speedSrc := o.Src[:min(speed, len(o.Src))]
+	// timeIt fills in ms's speed figures.
+	timeIt := func(what string, ms *Measure) error {
+		enc, step, err := m.Latency(speedSrc)
+		if err != nil {
+			return err
+		}
+		ms.EncoderMs, ms.StepMs = msOf(enc), msOf(step)
+		b1 := DefaultOptions()
+		b1.BatchSize = 1
+		_, st, err := m.Translate(speedSrc, b1)
+		if err != nil {
+			return err
+		}
+		ms.TokensPerS = st.TokensPerSecond()
+		logf("%s: encoder %.2f ms, decoder step %.3f ms, greedy batch 1 %.0f tokens/s\n", what, ms.EncoderMs, ms.StepMs, ms.TokensPerS)
+		return nil
+	}
 	measure := func(what string, withSpeed bool) (Measure, error) {
 		var ms Measure
 		e, err := m.Evaluate(o.Src, o.Ref, DefaultOptions())
@@ -91,25 +108,10 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 			return ms, err
 		}
 		ms.BLEU, ms.CHRF = e.BLEU.Score, e.CHRF.Score
+		logf("%s: BLEU %.2f, chrF %.2f\n", what, ms.BLEU, ms.CHRF)
 		if withSpeed {
-			enc, step, err := m.Latency(speedSrc)
-			if err != nil {
-				return ms, err
-			}
-			ms.EncoderMs, ms.StepMs = msOf(enc), msOf(step)
-			b1 := DefaultOptions()
-			b1.BatchSize = 1
-			_, st, err := m.Translate(speedSrc, b1)
-			if err != nil {
-				return ms, err
-			}
-			ms.TokensPerS = st.TokensPerSecond()
+			return ms, timeIt(what, &ms)
 		}
-		logf("%s: BLEU %.2f, chrF %.2f", what, ms.BLEU, ms.CHRF)
-		if withSpeed {
-			logf(", encoder %.2f ms, decoder step %.3f ms, greedy batch 1 %.0f tokens/s", ms.EncoderMs, ms.StepMs, ms.TokensPerS)
-		}
-		logf("\n")
 		return ms, nil
 	}
 	if r.Float, err = measure("float32", true); err != nil {
@@ -119,14 +121,13 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		r.Float.Bytes = fi.Size()
 	}
 
-	// Keep the float values to restore weights MaxDrop leaves in float.
-	orig := map[string][]float32{}
+	// The float values, for the weights MaxDrop leaves in float: Quantize gives a weight a
+	// new value tensor and leaves the old one as it was.
+	orig := map[string]*tensor.Tensor{}
 	byName := map[string]nn.NamedParam{}
 	for _, p := range m.Net.Params() {
 		byName[p.Name] = p
-		if p.Param.Value.DType() == tensor.F32 {
-			orig[p.Name] = append([]float32(nil), p.Param.Value.Contiguous().F32()...)
-		}
+		orig[p.Name] = p.Param.Value
 	}
 	if o.Quant.Scheme == quant.Int8Static {
 		if len(o.Calib) == 0 {
@@ -164,14 +165,15 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		if err != nil {
 			return r, err
 		}
+		// Some weights went back to float: the final model's quality is measured anew.
+		if r.Quantized, err = measure(string(o.Quant.Scheme)+" (final)", false); err != nil {
+			return r, err
+		}
 	}
 	r.Weights = entries
-	// Speed of the final model.
-	final, err := measure(string(o.Quant.Scheme)+" (final)", true)
-	if err != nil {
+	if err := timeIt(string(o.Quant.Scheme), &r.Quantized); err != nil {
 		return r, err
 	}
-	r.Quantized = final
 	r.Slower = r.Quantized.TokensPerS < r.Float.TokensPerS
 
 	meta := map[string]string{"task": "translation", "quantization_scheme": string(o.Quant.Scheme),
@@ -188,7 +190,7 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 // fallBack measures, for each quantized weight, the BLEU regained by keeping it alone in
 // float, then restores weights in that order until the drop is within o.MaxDrop.
 func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.Entry, byName map[string]nn.NamedParam,
-	orig map[string][]float32, measure func(string, bool) (Measure, error), logf func(string, ...any)) ([]quant.Entry, error) {
+	orig map[string]*tensor.Tensor, measure func(string, bool) (Measure, error), logf func(string, ...any)) ([]quant.Entry, error) {
 	type saved struct {
 		value  *tensor.Tensor
 		kernel ag.WeightKernel
@@ -200,7 +202,7 @@ func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.E
 	}
 	toFloat := func(name string) {
 		p := byName[name].Param
-		p.Value = tensor.FromF32(append([]float32(nil), orig[name]...), p.Value.Shape()...)
+		p.Value = orig[name]
 		p.Changed()
 	}
 	toQuant := func(name string) {
