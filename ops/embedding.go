@@ -145,12 +145,33 @@ func Dropout(x *tensor.Tensor, p float64, rng *rand.Rand) (*tensor.Tensor, *Drop
 }
 
 // fillMask draws keep[i] = (u ≥ p) with 16-bit uniforms, four per 64-bit draw (p is thus
-// rounded to a multiple of 2⁻¹⁶, a difference no training notices).
+// rounded to a multiple of 2⁻¹⁶, a difference no training notices). Large masks are drawn
+// in chunks of maskChunk on all the kernel threads: rng gives one seed per call, and chunk c
+// draws from its own PCG stream (seed, c), so the mask depends on rng's state and the length
+// only, never on the thread count.
 func fillMask(keep []uint8, p float64, rng *rand.Rand) {
 	thr := uint64(p*(1<<16) + 0.5)
+	if len(keep) <= maskChunk {
+		fillMaskFrom(keep, thr, rng.Uint64)
+		return
+	}
+	seed := rng.Uint64()
+	chunks := (len(keep) + maskChunk - 1) / maskChunk
+	kernels.ParallelFor(chunks, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			src := rand.NewPCG(seed, uint64(c))
+			fillMaskFrom(keep[c*maskChunk:min(len(keep), (c+1)*maskChunk)], thr, src.Uint64)
+		}
+	})
+}
+
+// maskChunk is the number of mask bytes drawn from one random stream.
+const maskChunk = 1 << 16
+
+func fillMaskFrom(keep []uint8, thr uint64, next func() uint64) {
 	i := 0
 	for ; i+4 <= len(keep); i += 4 {
-		r := rng.Uint64()
+		r := next()
 		k := keep[i : i+4 : i+4]
 		k[0] = b2u(r&0xffff >= thr)
 		k[1] = b2u(r>>16&0xffff >= thr)
@@ -158,7 +179,7 @@ func fillMask(keep []uint8, p float64, rng *rand.Rand) {
 		k[3] = b2u(r>>48 >= thr)
 	}
 	if i < len(keep) {
-		r := rng.Uint64()
+		r := next()
 		for ; i < len(keep); i++ {
 			keep[i] = b2u(r&0xffff >= thr)
 			r >>= 16

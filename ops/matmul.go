@@ -194,9 +194,11 @@ func linear[T Float](xt, wt, bt *tensor.Tensor, packed *kernels.PackedB, yt *ten
 	var beta T
 	if bt != nil {
 		b := vals[T](bt)
-		for i := 0; i < n; i++ {
-			copy(y[i*out:(i+1)*out], b)
-		}
+		kernels.ParallelFor(n, max(1, elementwiseGrain/max(1, out)), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				copy(y[i*out:(i+1)*out], b)
+			}
+		})
 		beta = 1
 	}
 	if packed != nil {

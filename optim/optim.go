@@ -373,13 +373,14 @@ func ClipGradNorm(params []nn.NamedParam, maxNorm float64) float64 {
 		for _, p := range params {
 			if g := p.Param.Grad; g != nil {
 				if g.DType() == tensor.F32 {
-					c := float32(coef)
-					for i := range g.F32() {
-						g.F32()[i] *= c
+					c, v := float32(coef), g.F32()
+					for i := range v {
+						v[i] *= c
 					}
 				} else {
-					for i := range g.F64() {
-						g.F64()[i] *= coef
+					v := g.F64()
+					for i := range v {
+						v[i] *= coef
 					}
 				}
 			}
