@@ -38,6 +38,7 @@ func genQ8Gemm(ctx *build.Context) {
 	for _, wide := range []bool{false, true} {
 		genAbsMax(ctx, wide)
 		genQuantRow(ctx, wide)
+		genDequantRow(ctx, wide)
 	}
 	for _, rows := range []int{1, 4} {
 		genBlockDot(ctx, rows, true)
@@ -289,6 +290,58 @@ func genAbsMax(c *build.Context, wide bool) {
 	q8hreduce(c, wide, c.VADDPS, v(4), v(9), false)
 	c.Store(v(0).AsX(), c.Return("amax"))
 	c.Store(v(4).AsX(), c.Return("check"))
+	c.VZEROUPPER()
+	c.RET()
+}
+
+// genDequantRow: y[j] = float32(c[j])·(s·scale[j]) + bias[j] over whole vectors, each
+// product and sum rounded on its own (no FMA) as in the Go reference; bias may be empty.
+func genDequantRow(c *build.Context, wide bool) {
+	isa, L := q8isa(wide)
+	name := "dequantRow" + isa
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(y []float32, cs []int32, s float32, scale, bias []float32)")
+	c.Doc(name+" sets y[j] = float32(cs[j])·(s·scale[j]) + bias[j] (each operation rounded to",
+		fmt.Sprintf("float32; no bias when bias is empty) for the first len(cs) − len(cs)%%%d elements.", L))
+	y, cs, sc, b, n, i := RDI, RSI, RDX, R8, RCX, RAX
+	c.Load(c.Param("y").Base(), y)
+	c.Load(c.Param("cs").Base(), cs)
+	c.Load(c.Param("scale").Base(), sc)
+	c.Load(c.Param("bias").Base(), b)
+	c.Load(c.Param("cs").Len(), n)
+	c.ANDQ(I32(-L), n)
+	v := func(j int) VecPhysical { return q8vec(wide, j) }
+	sv := v(15)
+	c.VBROADCASTSS(rowArg(c, "s"), sv)
+	c.XORQ(i, i)
+	c.Load(c.Param("bias").Len(), R9)
+	nobias, loop, loopNB, done := name+"_nobias", name+"_loop", name+"_loopnb", name+"_done"
+	c.TESTQ(R9, R9)
+	c.JZ(LabelRef(nobias))
+	body := func(withBias bool) {
+		a, t := v(0), v(1)
+		c.VMULPS(Mem{Base: sc, Index: i, Scale: 4}, sv, t)
+		c.VCVTDQ2PS(Mem{Base: cs, Index: i, Scale: 4}, a)
+		c.VMULPS(t, a, a)
+		if withBias {
+			c.VADDPS(Mem{Base: b, Index: i, Scale: 4}, a, a)
+		}
+		c.VMOVUPS(a, Mem{Base: y, Index: i, Scale: 4})
+		c.ADDQ(U8(L), i)
+	}
+	c.Label(loop)
+	c.CMPQ(i, n)
+	c.JAE(LabelRef(done))
+	body(true)
+	c.JMP(LabelRef(loop))
+	c.Label(nobias)
+	c.Label(loopNB)
+	c.CMPQ(i, n)
+	c.JAE(LabelRef(done))
+	body(false)
+	c.JMP(LabelRef(loopNB))
+	c.Label(done)
 	c.VZEROUPPER()
 	c.RET()
 }

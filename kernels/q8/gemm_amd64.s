@@ -1478,6 +1478,47 @@ quantRowAVX2_done:
 	VZEROUPPER
 	RET
 
+// func dequantRowAVX2(y []float32, cs []int32, s float32, scale []float32, bias []float32)
+// Requires: AVX
+TEXT ·dequantRowAVX2(SB), NOSPLIT, $0-104
+	MOVQ         y_base+0(FP), DI
+	MOVQ         cs_base+24(FP), SI
+	MOVQ         scale_base+56(FP), DX
+	MOVQ         bias_base+80(FP), R8
+	MOVQ         cs_len+32(FP), CX
+	ANDQ         $-8, CX
+	VBROADCASTSS s+48(FP), Y15
+	XORQ         AX, AX
+	MOVQ         bias_len+88(FP), R9
+	TESTQ        R9, R9
+	JZ           dequantRowAVX2_nobias
+
+dequantRowAVX2_loop:
+	CMPQ      AX, CX
+	JAE       dequantRowAVX2_done
+	VMULPS    (DX)(AX*4), Y15, Y1
+	VCVTDQ2PS (SI)(AX*4), Y0
+	VMULPS    Y1, Y0, Y0
+	VADDPS    (R8)(AX*4), Y0, Y0
+	VMOVUPS   Y0, (DI)(AX*4)
+	ADDQ      $0x08, AX
+	JMP       dequantRowAVX2_loop
+
+dequantRowAVX2_nobias:
+dequantRowAVX2_loopnb:
+	CMPQ      AX, CX
+	JAE       dequantRowAVX2_done
+	VMULPS    (DX)(AX*4), Y15, Y1
+	VCVTDQ2PS (SI)(AX*4), Y0
+	VMULPS    Y1, Y0, Y0
+	VMOVUPS   Y0, (DI)(AX*4)
+	ADDQ      $0x08, AX
+	JMP       dequantRowAVX2_loopnb
+
+dequantRowAVX2_done:
+	VZEROUPPER
+	RET
+
 // func absMaxAVX512(x []float32) (amax float32, check float32)
 // Requires: AVX, AVX512DQ, AVX512F, SSE
 TEXT ·absMaxAVX512(SB), NOSPLIT, $0-32
@@ -1569,6 +1610,47 @@ quantRowAVX512_done:
 	VPADDD        X1, X12, X12
 	VMOVD         X12, R8
 	MOVL          R8, ret+56(FP)
+	VZEROUPPER
+	RET
+
+// func dequantRowAVX512(y []float32, cs []int32, s float32, scale []float32, bias []float32)
+// Requires: AVX, AVX512F
+TEXT ·dequantRowAVX512(SB), NOSPLIT, $0-104
+	MOVQ         y_base+0(FP), DI
+	MOVQ         cs_base+24(FP), SI
+	MOVQ         scale_base+56(FP), DX
+	MOVQ         bias_base+80(FP), R8
+	MOVQ         cs_len+32(FP), CX
+	ANDQ         $-16, CX
+	VBROADCASTSS s+48(FP), Z15
+	XORQ         AX, AX
+	MOVQ         bias_len+88(FP), R9
+	TESTQ        R9, R9
+	JZ           dequantRowAVX512_nobias
+
+dequantRowAVX512_loop:
+	CMPQ      AX, CX
+	JAE       dequantRowAVX512_done
+	VMULPS    (DX)(AX*4), Z15, Z1
+	VCVTDQ2PS (SI)(AX*4), Z0
+	VMULPS    Z1, Z0, Z0
+	VADDPS    (R8)(AX*4), Z0, Z0
+	VMOVUPS   Z0, (DI)(AX*4)
+	ADDQ      $0x10, AX
+	JMP       dequantRowAVX512_loop
+
+dequantRowAVX512_nobias:
+dequantRowAVX512_loopnb:
+	CMPQ      AX, CX
+	JAE       dequantRowAVX512_done
+	VMULPS    (DX)(AX*4), Z15, Z1
+	VCVTDQ2PS (SI)(AX*4), Z0
+	VMULPS    Z1, Z0, Z0
+	VMOVUPS   Z0, (DI)(AX*4)
+	ADDQ      $0x10, AX
+	JMP       dequantRowAVX512_loopnb
+
+dequantRowAVX512_done:
 	VZEROUPPER
 	RET
 

@@ -60,6 +60,10 @@ func absMaxAVX2(x []float32) (amax float32, check float32)
 // even) for the first len(x) − len(x)%8 elements and returns their sum.
 func quantRowAVX2(dst []int8, x []float32, inv float32) int32
 
+// dequantRowAVX2 sets y[j] = float32(cs[j])·(s·scale[j]) + bias[j] (each operation rounded to
+// float32; no bias when bias is empty) for the first len(cs) − len(cs)%8 elements.
+func dequantRowAVX2(y []float32, cs []int32, s float32, scale []float32, bias []float32)
+
 // absMaxAVX512 returns max |x[i]| and Σ x[i]·0 (NaN when an element is NaN or ±Inf) over the first
 // len(x) − len(x)%16 elements.
 func absMaxAVX512(x []float32) (amax float32, check float32)
@@ -67,6 +71,10 @@ func absMaxAVX512(x []float32) (amax float32, check float32)
 // quantRowAVX512 sets dst[i] = clamp(RNE(x[i]·inv), −127, 127) (float32 product, rounding to nearest
 // even) for the first len(x) − len(x)%16 elements and returns their sum.
 func quantRowAVX512(dst []int8, x []float32, inv float32) int32
+
+// dequantRowAVX512 sets y[j] = float32(cs[j])·(s·scale[j]) + bias[j] (each operation rounded to
+// float32; no bias when bias is empty) for the first len(cs) − len(cs)%16 elements.
+func dequantRowAVX512(y []float32, cs []int32, s float32, scale []float32, bias []float32)
 
 // q40Dot1AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 1: weight row r is nb
 // 18-byte ggml blocks at w + r·stride.

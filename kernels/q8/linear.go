@@ -93,9 +93,10 @@ func linearInt8(what string, y, x []float32, m int, w *Weights, bias []float32, 
 		}
 	}
 	gemmSums(m, qx, in, w.Packed, c, out, sums)
+	rk := rowImpl.Get()
 	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
+			dequantRow(rk, y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
 		}
 	})
 	return nil
@@ -119,13 +120,37 @@ func LinearStaticRef(y, x []float32, m int, w *Weights, sx float32, bias []float
 	c := make([]int32, m*out)
 	GemmRef(m, out, in, qx, in, w.Q, in, c, out)
 	for i := 0; i < m; i++ {
-		dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx, w.Scale, bias)
+		dequantRowRef(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx, w.Scale, bias)
 	}
 	return nil
 }
 
-// dequantRow is y[j] = float32(c[j])·(s·scale[j]) + bias[j] (bias may be nil).
-func dequantRow(y []float32, c []int32, s float32, scale, bias []float32) {
+// dequantRow is y[j] = float32(c[j])·(s·scale[j]) + bias[j] (bias may be nil) by the row
+// kernels k, the reference finishing the last len(c) % k.width elements.
+func dequantRow(k rowKernels, y []float32, c []int32, s float32, scale, bias []float32) {
+	n := len(c) - len(c)%k.width
+	y, scale = y[:len(c)], scale[:len(c)]
+	if bias != nil {
+		bias = bias[:len(c)]
+	}
+	if n > 0 {
+		var b []float32
+		if bias != nil {
+			b = bias[:n]
+		}
+		k.dequant(y[:n], c[:n], s, scale[:n], b)
+	}
+	if n < len(c) {
+		var b []float32
+		if bias != nil {
+			b = bias[n:]
+		}
+		dequantRowRef(y[n:], c[n:], s, scale[n:], b)
+	}
+}
+
+// dequantRowRef is the reference of dequantRow.
+func dequantRowRef(y []float32, c []int32, s float32, scale, bias []float32) {
 	for j, v := range c {
 		f := float32(v) * float32(s*scale[j])
 		if bias != nil {
@@ -151,7 +176,7 @@ func LinearDynamicRef(y, x []float32, m int, w *Weights, bias []float32) error {
 	c := make([]int32, m*out)
 	GemmRef(m, out, in, qx, in, w.Q, in, c, out)
 	for i := 0; i < m; i++ {
-		dequantRow(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
+		dequantRowRef(y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
 	}
 	return nil
 }

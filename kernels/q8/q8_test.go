@@ -377,6 +377,19 @@ func TestLinearDynamic(t *testing.T) {
 					t.Fatalf("%v: y[%d] = %v, reference %v", sz, i, y[i], ref[i])
 				}
 			}
+			// Without a bias, too.
+			y2, ref2 := make([]float32, m*out), make([]float32, m*out)
+			if err := LinearDynamic(y2, x, m, w, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := LinearDynamicRef(ref2, x, m, w, nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := range y2 {
+				if math.Float32bits(y2[i]) != math.Float32bits(ref2[i]) {
+					t.Fatalf("%v, no bias: y[%d] = %v, reference %v", sz, i, y2[i], ref2[i])
+				}
+			}
 			for i := 0; i < m; i++ {
 				var xmax float64
 				for _, v := range x[i*in : (i+1)*in] {
@@ -468,6 +481,41 @@ func TestQuantizeRowVariants(t *testing.T) {
 }
 
 var errNaN = errors.New("NaN")
+
+// TestDequantRowVariants compares every variant's int32→float32 epilogue with the reference
+// bit for bit over lengths 0…300 at several offsets, with and without a bias, with extreme
+// int32 values and scales.
+func TestDequantRowVariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		k := rowImpl.Get()
+		for n := 0; n <= 300; n += 1 + n/40 {
+			for off := 0; off < 16; off += 5 {
+				cs := make([]int32, n+off)[off:]
+				scale, bias := make([]float32, n+off)[off:], make([]float32, n)
+				for i := range cs {
+					cs[i] = int32(r.Uint32())
+					if i%3 == 0 {
+						cs[i] >>= r.IntN(31)
+					}
+					scale[i] = float32(r.ExpFloat64() * 1e-4)
+					bias[i] = float32(r.NormFloat64())
+				}
+				s := float32(r.ExpFloat64() * 0.01)
+				for _, b := range [][]float32{bias, nil} {
+					got, want := make([]float32, n+off)[off:], make([]float32, n)
+					dequantRow(k, got, cs, s, scale, b)
+					dequantRowRef(want, cs, s, scale, b)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("n=%d off=%d bias %v: y[%d] = %v, reference %v", n, off, b != nil, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	})
+}
 
 // TestMatMulBlocks runs the weight-only Q4_0 and Q8_0 products, every variant, against the
 // float64 product with the dequantized weights.

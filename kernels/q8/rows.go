@@ -60,15 +60,16 @@ func rowAbsMax(k rowKernels, x []float32) (float32, error) {
 	return amax, nil
 }
 
-// rowKernels is one variant of the two row passes; each handles whole vectors of width
+// rowKernels is one variant of the row passes; each handles whole vectors of width
 // elements and leaves the rest to the caller.
 type rowKernels struct {
-	width  int
-	absMax func(x []float32) (amax, check float32)
-	quant  func(dst []int8, x []float32, inv float32) int32
+	width   int
+	absMax  func(x []float32) (amax, check float32)
+	quant   func(dst []int8, x []float32, inv float32) int32
+	dequant func(y []float32, cs []int32, s float32, scale, bias []float32)
 }
 
-var rowImpl = cpu.NewFamily("q8rows", rowKernels{width: 1, absMax: absMaxRef, quant: quantRowRef})
+var rowImpl = cpu.NewFamily("q8rows", rowKernels{width: 1, absMax: absMaxRef, quant: quantRowRef, dequant: dequantRowRef})
 
 // absMaxRef returns max |x[i]| and Σ x[i]·0 (NaN exactly when an element is NaN or ±Inf).
 func absMaxRef(x []float32) (amax, check float32) {
