@@ -122,6 +122,14 @@ type WeightKernel interface {
 	MulT(y []float32, ldy int, x []float32, n int, beta float32)
 }
 
+// BiasKernel is a WeightKernel that adds a bias in the same pass (the int8 kernels add it as
+// they scale their integer products back), which saves the callers a pass over y.
+type BiasKernel interface {
+	WeightKernel
+	// MulTBias sets y to x·Wᵀ + bias for n rows (bias nil: none); y's rows start ldy apart.
+	MulTBias(y []float32, ldy int, x []float32, n int, bias []float32)
+}
+
 // Kernel is the weight's inference kernel, nil when it has none.
 func (p *Param) Kernel() WeightKernel { return p.kernel }
 

@@ -372,9 +372,20 @@ func kernelLinearCat(x *tensor.Tensor, ws []*Param, biases []*tensor.Tensor) *te
 	off := 0
 	for i, w := range ws {
 		width := w.Value.Dim(0)
-		beta := float32(0)
+		var bias []float32
 		if biases != nil && biases[i] != nil {
-			b := biases[i].Contiguous().F32()
+			bias = biases[i].Contiguous().F32()
+		}
+		if bk, ok := w.kernel.(BiasKernel); ok {
+			if n > 0 && width > 0 {
+				bk.MulTBias(yv[off:], total, xv, n, bias)
+			}
+			off += width
+			continue
+		}
+		beta := float32(0)
+		if bias != nil {
+			b := bias
 			for r := 0; r < n; r++ {
 				copy(yv[r*total+off:r*total+off+width], b)
 			}

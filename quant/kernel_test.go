@@ -56,3 +56,65 @@ func TestKernelsMulT(t *testing.T) {
 		}
 	}
 }
+
+// Kernels that add the bias themselves give the same bits as MulT onto rows holding the bias
+// (the sum is rounded once either way), write only their columns of strided rows, and carry
+// NaN inputs through the float product.
+func TestKernelsMulTBias(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 11))
+	const out, in = 40, 64
+	w := make([]float32, out*in)
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * 0.1)
+	}
+	bias := make([]float32, out)
+	for i := range bias {
+		bias[i] = float32(r.NormFloat64())
+	}
+	for _, s := range []Scheme{Int8Dynamic, Int8Static} {
+		kw, _, err := quantizeWeight(s, w, out, in, 0.05, 32)
+		if err != nil {
+			t.Fatal(s, err)
+		}
+		k := kw.(*int8Kernel)
+		for _, perTensor := range []bool{false, true} {
+			k.perTensor = perTensor && s == Int8Dynamic
+			for _, n := range []int{1, 3, 8, 17} {
+				x := make([]float32, n*in)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				if n == 8 {
+					x[5*in+3] = float32(math.NaN())
+				}
+				const ldy = out + 5
+				for _, b := range [][]float32{bias, nil} {
+					y, want := make([]float32, n*ldy), make([]float32, n*ldy)
+					for i := range y {
+						y[i] = float32(i%7) - 3
+						want[i] = y[i]
+					}
+					for row := 0; row < n; row++ {
+						if b != nil {
+							copy(want[row*ldy:row*ldy+out], b)
+						}
+					}
+					beta := float32(0)
+					if b != nil {
+						beta = 1
+					}
+					k.MulT(want, ldy, x, n, beta)
+					k.MulTBias(y, ldy, x, n, b)
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(want[i]) && !(y[i] != y[i] && want[i] != want[i]) {
+							t.Fatalf("%s per-tensor %v n=%d bias %v: y[%d] = %v, MulT onto the bias %v", s, k.perTensor, n, b != nil, i, y[i], want[i])
+						}
+					}
+					if n == 8 && y[5*ldy] == y[5*ldy] {
+						t.Fatalf("%s n=%d: a NaN input gave %v", s, n, y[5*ldy])
+					}
+				}
+			}
+		}
+	}
+}

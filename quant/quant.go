@@ -337,37 +337,50 @@ func (k *int8Kernel) bytes() int {
 // or ±Inf has no int8 form: that call runs in float32 on the dequantized weights instead, so
 // the non-finite values propagate as they would without quantization.
 func (k *int8Kernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
-	var dst []float32
-	direct := ldy == k.out && beta == 0 // contiguous rows to overwrite: no copy
-	if direct {
-		dst = y[:n*k.out]
-	} else {
-		t := getScratch(n * k.out)
-		defer scratch.Put(t)
-		dst = *t
+	if beta == 0 {
+		k.MulTBias(y, ldy, x, n, nil)
+		return
 	}
+	t := getScratch(n * k.out)
+	defer scratch.Put(t)
+	k.MulTBias(*t, k.out, x, n, nil)
+	store(y, ldy, *t, n, k.out, beta)
+}
+
+// MulTBias sets y to x·Wᵀ + bias, the bias added as the integer products are scaled back.
+func (k *int8Kernel) MulTBias(y []float32, ldy int, x []float32, n int, bias []float32) {
+	if n == 0 {
+		return
+	}
+	y, x = y[:(n-1)*ldy+k.out], x[:n*k.in]
 	var err error
 	switch {
 	case k.sx != 0:
-		err = q8.LinearStatic(dst, x[:n*k.in], n, k.w, k.sx, nil)
+		err = q8.LinearStaticStrided(y, ldy, x, n, k.w, k.sx, bias)
 	case k.perTensor:
 		// One scale for the whole input, found now: the static kernel with it.
 		var amax float32
-		for _, v := range x[:n*k.in] {
+		for _, v := range x {
 			amax = max(amax, float32(math.Abs(float64(v))))
 		}
 		if amax == 0 || amax > math.MaxFloat32 || amax != amax {
 			amax = 127 // zeros (any scale), or non-finite values (the static kernel reports them)
 		}
-		err = q8.LinearStatic(dst, x[:n*k.in], n, k.w, amax/127, nil)
+		err = q8.LinearStaticStrided(y, ldy, x, n, k.w, amax/127, bias)
 	default:
-		err = q8.LinearDynamic(dst, x[:n*k.in], n, k.w, nil)
+		err = q8.LinearDynamicStrided(y, ldy, x, n, k.w, bias)
 	}
 	if err != nil {
-		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 0, dst, k.out)
-	}
-	if !direct {
-		store(y, ldy, dst, n, k.out, beta)
+		// Inputs int8 cannot hold (NaN, ±Inf): the float product, which carries them on.
+		for r := 0; r < n; r++ {
+			row := y[r*ldy : r*ldy+k.out]
+			if bias != nil {
+				copy(row, bias)
+			} else {
+				clear(row)
+			}
+		}
+		kernels.Gemm(false, true, n, k.out, k.in, 1, x, k.in, k.deq, k.in, 1, y, ldy)
 	}
 }
 

@@ -39,14 +39,25 @@ func QuantizeWeights(w []float32, out, in int) (*Weights, error) {
 // int32 (Gemm), and scaled back: y[i][j] = float32(C[i][j])·(sx[i]·Scale[j]) + bias[j]. bias may
 // be nil. A row of x holding NaN or ±Inf is an error (it has no int8 value).
 func LinearDynamic(y, x []float32, m int, w *Weights, bias []float32) error {
-	return linearInt8("LinearDynamic", y, x, m, w, bias, quantizeRow)
+	return linearInt8("LinearDynamic", y, w.Packed.N(), x, m, w, bias, quantizeRow)
+}
+
+// LinearDynamicStrided is LinearDynamic with row i of the output at y[i·ldy:] (ldy ≥ Out):
+// products side by side in a wider matrix; the columns between are left as they are.
+func LinearDynamicStrided(y []float32, ldy int, x []float32, m int, w *Weights, bias []float32) error {
+	return linearInt8("LinearDynamic", y, ldy, x, m, w, bias, quantizeRow)
 }
 
 // LinearStatic is LinearDynamic with a fixed activation scale sx (int8-static, calibrated):
 // every row of x is quantized with QuantizeRowScaled(·, sx), values beyond the calibrated
 // range saturating, then y[i][j] = float32(C[i][j])·(sx·Scale[j]) + bias[j].
 func LinearStatic(y, x []float32, m int, w *Weights, sx float32, bias []float32) error {
-	return linearInt8("LinearStatic", y, x, m, w, bias, func(dst []int8, row []float32) (float32, int32, error) {
+	return LinearStaticStrided(y, w.Packed.N(), x, m, w, sx, bias)
+}
+
+// LinearStaticStrided is LinearStatic with row i of the output at y[i·ldy:] (ldy ≥ Out).
+func LinearStaticStrided(y []float32, ldy int, x []float32, m int, w *Weights, sx float32, bias []float32) error {
+	return linearInt8("LinearStatic", y, ldy, x, m, w, bias, func(dst []int8, row []float32) (float32, int32, error) {
 		sum, err := QuantizeRowScaled(dst, row, sx)
 		return sx, sum, err
 	})
@@ -71,10 +82,10 @@ func grow[T any](b []T, n int) []T {
 
 // linearInt8 quantizes the rows of x with quantize (which returns the row's scale and the sum
 // of its int8 values), multiplies them by w in int32 and scales the result back.
-func linearInt8(what string, y, x []float32, m int, w *Weights, bias []float32, quantize func(dst []int8, row []float32) (float32, int32, error)) error {
+func linearInt8(what string, y []float32, ldy int, x []float32, m int, w *Weights, bias []float32, quantize func(dst []int8, row []float32) (float32, int32, error)) error {
 	in, out := w.Packed.K(), w.Packed.N()
-	if len(x) != m*in || len(y) != m*out || (bias != nil && len(bias) != out) {
-		panic(fmt.Sprintf("q8: %s: x %d, y %d, bias %d for %d rows of %d→%d", what, len(x), len(y), len(bias), m, in, out))
+	if len(x) != m*in || ldy < out || (m > 0 && len(y) < (m-1)*ldy+out) || (ldy == out && len(y) != m*out) || (bias != nil && len(bias) != out) {
+		panic(fmt.Sprintf("q8: %s: x %d, y %d (row stride %d), bias %d for %d rows of %d→%d", what, len(x), len(y), ldy, len(bias), m, in, out))
 	}
 	sc := linearPool.Get().(*linearScratch)
 	defer linearPool.Put(sc)
@@ -96,7 +107,7 @@ func linearInt8(what string, y, x []float32, m int, w *Weights, bias []float32, 
 	rk := rowImpl.Get()
 	kernels.ParallelFor(m, max(1, 4096/max(out, 1)), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dequantRow(rk, y[i*out:(i+1)*out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
+			dequantRow(rk, y[i*ldy:i*ldy+out], c[i*out:(i+1)*out], sx[i], w.Scale, bias)
 		}
 	})
 	return nil

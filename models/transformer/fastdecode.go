@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/optiformer/optiformer/ag"
 	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/nn"
 	"github.com/optiformer/optiformer/ops"
@@ -109,6 +110,14 @@ func (m *Model) beginFast(src [][]int) (*fastSession, error) {
 // with accumulate, y = y + x·Wᵀ + b (a residual connection folded into the product).
 func linearInto(y, x []float32, n, in int, l *nn.Linear, accumulate bool) {
 	out := l.Weight.Value.Dim(0)
+	if bk, ok := l.Weight.Kernel().(ag.BiasKernel); ok && !accumulate {
+		var b []float32
+		if l.Bias != nil {
+			b = l.Bias.Value.F32()
+		}
+		bk.MulTBias(y[:n*out], out, x[:n*in], n, b)
+		return
+	}
 	beta := float32(0)
 	if accumulate {
 		beta = 1
@@ -289,9 +298,17 @@ func linearCatInto(y, x []float32, n, in int, a *nn.MultiHeadAttention) {
 		off := 0
 		for _, l := range ls {
 			width := l.Weight.Value.Dim(0)
-			beta := float32(0)
+			var b []float32
 			if l.Bias != nil {
-				b := l.Bias.Value.F32()
+				b = l.Bias.Value.F32()
+			}
+			if bk, ok := l.Weight.Kernel().(ag.BiasKernel); ok {
+				bk.MulTBias(y[off:n*out], out, x[:n*in], n, b)
+				off += width
+				continue
+			}
+			beta := float32(0)
+			if b != nil {
 				for r := 0; r < n; r++ {
 					copy(y[r*out+off:r*out+off+width], b)
 				}
