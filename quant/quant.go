@@ -452,26 +452,37 @@ func (k *blockKernel) bytes() int {
 	return n + 2*n/k.group
 }
 
-// blockRowsGemm is the number of input rows from which a block weight is dequantized whole
-// and multiplied by the float32 GEMM: the block kernels work a row of x at a time, which
-// wins when the weights' bytes are the cost (decoding) and loses when rows can share them.
-const blockRowsGemm = 8
+// blockRowsGemm is the number of input rows from which a block weight is dequantized for the
+// float32 GEMM: the block kernels work a row of x at a time, which wins when the weights'
+// bytes are the cost (decoding) and loses when rows can share them. (A variable so that the
+// benchmark can compare the two ways.)
+var blockRowsGemm = 6
+
+// blockPanelRows is the number of weight rows dequantized at a time on the GEMM path: a
+// panel of 64 rows (192 KiB at 768 inputs) stays in L2 between being written and being
+// multiplied, where the whole weight, dequantized, would go out to memory and back.
+const blockPanelRows = 64
 
 func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float32) {
 	if n >= blockRowsGemm {
-		w := getScratch(k.out * k.in)
-		defer scratch.Put(w)
 		nb, in := k.in/q8.BlockSize, k.in
-		kernels.ParallelFor(k.out, max(1, 16384/max(in, 1)), func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				if k.q4 != nil {
-					q8.DequantizeRowQ4_0((*w)[j*in:(j+1)*in], k.q4[j*nb:(j+1)*nb])
-				} else {
-					q8.DequantizeRowQ8_0((*w)[j*in:(j+1)*in], k.q8[j*nb:(j+1)*nb])
+		panels := (k.out + blockPanelRows - 1) / blockPanelRows
+		kernels.ParallelFor(panels, 1, func(lo, hi int) {
+			w := getScratch(blockPanelRows * in)
+			defer scratch.Put(w)
+			for p := lo; p < hi; p++ {
+				j0, j1 := p*blockPanelRows, min(k.out, (p+1)*blockPanelRows)
+				for j := j0; j < j1; j++ {
+					row := (*w)[(j-j0)*in : (j-j0+1)*in]
+					if k.q4 != nil {
+						q8.DequantizeRowQ4_0(row, k.q4[j*nb:(j+1)*nb])
+					} else {
+						q8.DequantizeRowQ8_0(row, k.q8[j*nb:(j+1)*nb])
+					}
 				}
+				kernels.GemmST(false, true, n, j1-j0, in, 1, x[:n*in], in, (*w)[:(j1-j0)*in], in, beta, y[j0:], ldy)
 			}
 		})
-		kernels.Gemm(false, true, n, k.out, k.in, 1, x[:n*k.in], k.in, *w, k.in, beta, y, ldy)
 		return
 	}
 	t := getScratch(n * k.out)

@@ -44,6 +44,66 @@ func genQ8Gemm(ctx *build.Context) {
 		genBlockDot(ctx, rows, true)
 		genBlockDot(ctx, rows, false)
 	}
+	genDequantBlocks(ctx, true)
+	genDequantBlocks(ctx, false)
+}
+
+// genDequantBlocks: nb ggml blocks (Q4_0 or Q8_0) to float32, d·(q−8) or d·q, one block (two
+// zmm) per iteration; q−8 is exact in float32, so each value is the single rounding of the
+// product, as in the Go reference.
+func genDequantBlocks(c *build.Context, q4 bool) {
+	kind, bsize := "Q8_0", 34
+	if q4 {
+		kind, bsize = "Q4_0", 18
+	}
+	name := "dequant" + kind + "AVX512"
+	c.Function(name)
+	c.Attributes(attr.NOSPLIT)
+	c.SignatureExpr("func(dst *float32, w *uint8, nb int)")
+	c.Doc(name + " writes the 32·nb values of nb " + fmt.Sprint(bsize) + "-byte ggml " + kind + " blocks at w to dst.")
+	dst, w, nb := RDI, RSI, RCX
+	c.Load(c.Param("dst"), dst)
+	c.Load(c.Param("w"), w)
+	c.Load(c.Param("nb"), nb)
+	z := func(i int) VecPhysical { return q8zmm[i] }
+	lo, hi, d, low, eight := z(0), z(1), z(2), z(3), z(4)
+	if q4 {
+		c.MOVL(U32(15), R8L)
+		c.VPBROADCASTD(R8L, low)
+		c.MOVL(U32(0x41000000), R8L) // 8.0
+		c.VPBROADCASTD(R8L, eight)
+	}
+	loop, done := name+"_loop", name+"_done"
+	c.TESTQ(nb, nb)
+	c.JZ(LabelRef(done))
+	c.Label(loop)
+	if q4 {
+		c.VPMOVZXBD(Mem{Base: w, Disp: 2}, hi)
+		c.VPANDD(low, hi, lo)
+		c.VPSRLD(U8(4), hi, hi)
+		c.VCVTDQ2PS(lo, lo)
+		c.VCVTDQ2PS(hi, hi)
+		c.VSUBPS(eight, lo, lo)
+		c.VSUBPS(eight, hi, hi)
+	} else {
+		c.VPMOVSXBD(Mem{Base: w, Disp: 2}, lo)
+		c.VPMOVSXBD(Mem{Base: w, Disp: 18}, hi)
+		c.VCVTDQ2PS(lo, lo)
+		c.VCVTDQ2PS(hi, hi)
+	}
+	c.VPBROADCASTW(Mem{Base: w}, d.AsY())
+	c.VCVTPH2PS(d.AsY(), d)
+	c.VMULPS(d, lo, lo)
+	c.VMULPS(d, hi, hi)
+	c.VMOVUPS(lo, Mem{Base: dst})
+	c.VMOVUPS(hi, Mem{Base: dst, Disp: 64})
+	c.ADDQ(U8(bsize), w)
+	c.ADDQ(U8(128), dst)
+	c.DECQ(nb)
+	c.JNZ(LabelRef(loop))
+	c.Label(done)
+	c.VZEROUPPER()
+	c.RET()
 }
 
 // genBlockDot: rows weight rows in ggml blocks (Q4_0 or Q8_0) against one float32 row x,

@@ -19,6 +19,8 @@ import (
 	"math"
 
 	"github.com/x448/float16"
+
+	"github.com/optiformer/optiformer/internal/cpu"
 )
 
 // BlockSize is the number of values in a Q8_0 or Q4_0 block.
@@ -64,6 +66,30 @@ func QuantizeRowQ8_0(dst []BlockQ8_0, x []float32) {
 // DequantizeRowQ8_0 writes d·q for every value of the blocks into dst.
 func DequantizeRowQ8_0(dst []float32, src []BlockQ8_0) {
 	checkBlocks("DequantizeRowQ8_0", len(dst), len(src))
+	dequantQ8Impl.Get()(dst, src)
+}
+
+// The variants of the block dequantizers: the Go ones below, assembly where the CPU has it.
+var (
+	dequantQ8Impl = cpu.NewFamily("q8_0dequant", dequantizeRowQ8_0Go)
+	dequantQ4Impl = cpu.NewFamily("q4_0dequant", dequantizeRowQ4_0Go)
+)
+
+// dequantizeRowQ8_0Go writes each block through a fixed-size array, which lets the compiler
+// drop the bounds checks (the same products as the reference).
+func dequantizeRowQ8_0Go(dst []float32, src []BlockQ8_0) {
+	for b := range src {
+		blk := &src[b]
+		d := F16ToF32(blk.D)
+		out := (*[BlockSize]float32)(dst[b*BlockSize:])
+		for j := range out {
+			out[j] = float32(blk.Qs[j]) * d
+		}
+	}
+}
+
+// dequantizeRowQ8_0Ref is the reference of DequantizeRowQ8_0.
+func dequantizeRowQ8_0Ref(dst []float32, src []BlockQ8_0) {
 	for b := range src {
 		d := F16ToF32(src[b].D)
 		for j, q := range src[b].Qs {
@@ -143,8 +169,36 @@ func checkGroup(what string, n, group int) {
 }
 
 // DequantizeRowQ4_0 writes d·(q − 8) for every value of the blocks into dst.
+//
+// Per block, the 16 possible values (q−8)·d are computed once and looked up (the same
+// products as dequantizeRowQ4_0Ref computes per element), through fixed-size arrays that need
+// no bounds checks: this runs for every weight each time a block weight is dequantized whole.
 func DequantizeRowQ4_0(dst []float32, src []BlockQ4_0) {
 	checkBlocks("DequantizeRowQ4_0", len(dst), len(src))
+	dequantQ4Impl.Get()(dst, src)
+}
+
+// dequantizeRowQ4_0Go computes, per block, the 16 possible values (q−8)·d once and looks them
+// up (the same products as the reference computes per element), through fixed-size arrays
+// that need no bounds checks.
+func dequantizeRowQ4_0Go(dst []float32, src []BlockQ4_0) {
+	var lut [16]float32
+	for b := range src {
+		blk := &src[b]
+		d := F16ToF32(blk.D)
+		for i := range lut {
+			lut[i] = float32(i-8) * d
+		}
+		out := (*[BlockSize]float32)(dst[b*BlockSize:])
+		for j, q := range blk.Qs {
+			out[j] = lut[q&15]
+			out[j+BlockSize/2] = lut[q>>4]
+		}
+	}
+}
+
+// dequantizeRowQ4_0Ref is the reference of DequantizeRowQ4_0.
+func dequantizeRowQ4_0Ref(dst []float32, src []BlockQ4_0) {
 	for b := range src {
 		d := F16ToF32(src[b].D)
 		out := dst[b*BlockSize : (b+1)*BlockSize]

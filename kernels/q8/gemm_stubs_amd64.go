@@ -91,3 +91,9 @@ func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
 // q80Dot4AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 4: weight row r is nb
 // 34-byte ggml blocks at w + r·stride.
 func q80Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+
+// dequantQ4_0AVX512 writes the 32·nb values of nb 18-byte ggml Q4_0 blocks at w to dst.
+func dequantQ4_0AVX512(dst *float32, w *uint8, nb int)
+
+// dequantQ8_0AVX512 writes the 32·nb values of nb 34-byte ggml Q8_0 blocks at w to dst.
+func dequantQ8_0AVX512(dst *float32, w *uint8, nb int)

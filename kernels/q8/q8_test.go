@@ -655,3 +655,65 @@ func TestQuantizeGroups(t *testing.T) {
 	}()
 	QuantizeRowQ8_0Group(b8, x, 48)
 }
+
+// The block dequantizers against their plain references, bit for bit, over random blocks
+// with every nibble, extreme scales included, and benchmarks of both.
+func TestDequantizeRowsMatchRefs(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(17, 18))
+		for _, nb := range []int{0, 1, 3, 96} {
+			b4, b8 := make([]BlockQ4_0, nb), make([]BlockQ8_0, nb)
+			for i := range b4 {
+				b4[i].D, b8[i].D = uint16(r.Uint32()), uint16(r.Uint32())
+				for j := range b4[i].Qs {
+					b4[i].Qs[j] = uint8(r.Uint32())
+				}
+				for j := range b8[i].Qs {
+					b8[i].Qs[j] = int8(r.Uint32())
+				}
+			}
+			got, want := make([]float32, nb*BlockSize+1), make([]float32, nb*BlockSize+1)
+			got[nb*BlockSize], want[nb*BlockSize] = 7, 7 // not written
+			DequantizeRowQ4_0(got[:nb*BlockSize], b4)
+			dequantizeRowQ4_0Ref(want, b4)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("Q4_0 %d blocks: value %d = %v, reference %v", nb, i, got[i], want[i])
+				}
+			}
+			DequantizeRowQ8_0(got[:nb*BlockSize], b8)
+			dequantizeRowQ8_0Ref(want, b8)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("Q8_0 %d blocks: value %d = %v, reference %v", nb, i, got[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkDequantizeRowQ4_0(b *testing.B) {
+	blocks := make([]BlockQ4_0, 768*3072/BlockSize)
+	for i := range blocks {
+		blocks[i].D = 0x2e66
+		for j := range blocks[i].Qs {
+			blocks[i].Qs[j] = uint8(i + j)
+		}
+	}
+	y := make([]float32, 768*3072)
+	for _, way := range []string{"best", "go", "ref"} {
+		b.Run(way, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				switch way {
+				case "best":
+					DequantizeRowQ4_0(y, blocks)
+				case "go":
+					dequantizeRowQ4_0Go(y, blocks)
+				default:
+					dequantizeRowQ4_0Ref(y, blocks)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(y)), "ns/value")
+		})
+	}
+}
