@@ -48,6 +48,23 @@ func genQ8Gemm(ctx *build.Context) {
 	genDequantBlocks(ctx, false)
 }
 
+// blockLoopStart sets up a loop over nb ggml blocks (nb may be 0): for Q4_0 it broadcasts the
+// nibble mask 15 into low and 8.0 into eight; it returns the loop's and the exit's labels,
+// and leaves the code at the top of the loop.
+func blockLoopStart(c *build.Context, name string, q4 bool, nb GPPhysical, low, eight VecPhysical) (loop, done string) {
+	if q4 {
+		c.MOVL(U32(15), R8L)
+		c.VPBROADCASTD(R8L, low)
+		c.MOVL(U32(0x41000000), R8L) // 8.0
+		c.VPBROADCASTD(R8L, eight)
+	}
+	loop, done = name+"_loop", name+"_done"
+	c.TESTQ(nb, nb)
+	c.JZ(LabelRef(done))
+	c.Label(loop)
+	return loop, done
+}
+
 // genDequantBlocks: nb ggml blocks (Q4_0 or Q8_0) to float32, d·(q−8) or d·q, one block (two
 // zmm) per iteration; q−8 is exact in float32, so each value is the single rounding of the
 // product, as in the Go reference.
@@ -67,16 +84,7 @@ func genDequantBlocks(c *build.Context, q4 bool) {
 	c.Load(c.Param("nb"), nb)
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	lo, hi, d, low, eight := z(0), z(1), z(2), z(3), z(4)
-	if q4 {
-		c.MOVL(U32(15), R8L)
-		c.VPBROADCASTD(R8L, low)
-		c.MOVL(U32(0x41000000), R8L) // 8.0
-		c.VPBROADCASTD(R8L, eight)
-	}
-	loop, done := name+"_loop", name+"_done"
-	c.TESTQ(nb, nb)
-	c.JZ(LabelRef(done))
-	c.Label(loop)
+	loop, done := blockLoopStart(c, name, q4, nb, low, eight)
 	if q4 {
 		c.VPMOVZXBD(Mem{Base: w, Disp: 2}, hi)
 		c.VPANDD(low, hi, lo)
@@ -136,16 +144,7 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 		c.VPXORD(z(r), z(r), z(r))
 	}
 	x0, x1, xs, low, eight := z(4), z(5), z(6), z(7), z(16)
-	if q4 {
-		c.MOVL(U32(15), R8L)
-		c.VPBROADCASTD(R8L, low)
-		c.MOVL(U32(0x41000000), R8L) // 8.0
-		c.VPBROADCASTD(R8L, eight)
-	}
-	loop, done := name+"_loop", name+"_done"
-	c.TESTQ(nb, nb)
-	c.JZ(LabelRef(done))
-	c.Label(loop)
+	loop, done := blockLoopStart(c, name, q4, nb, low, eight)
 	c.VMOVUPS(Mem{Base: xp}, x0)
 	c.VMOVUPS(Mem{Base: xp, Disp: 64}, x1)
 	if q4 {
