@@ -385,9 +385,8 @@ func kernelLinearCat(x *tensor.Tensor, ws []*Param, biases []*tensor.Tensor) *te
 		}
 		beta := float32(0)
 		if bias != nil {
-			b := bias
 			for r := 0; r < n; r++ {
-				copy(yv[r*total+off:r*total+off+width], b)
+				copy(yv[r*total+off:r*total+off+width], bias)
 			}
 			beta = 1
 		}
