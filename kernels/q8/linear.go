@@ -39,7 +39,7 @@ func QuantizeWeights(w []float32, out, in int) (*Weights, error) {
 // int32 (Gemm), and scaled back: y[i][j] = float32(C[i][j])·(sx[i]·Scale[j]) + bias[j]. bias may
 // be nil. A row of x holding NaN or ±Inf is an error (it has no int8 value).
 func LinearDynamic(y, x []float32, m int, w *Weights, bias []float32) error {
-	return linearInt8("LinearDynamic", y, w.Packed.N(), x, m, w, bias, quantizeRow)
+	return LinearDynamicStrided(y, w.Packed.N(), x, m, w, bias)
 }
 
 // LinearDynamicStrided is LinearDynamic with row i of the output at y[i·ldy:] (ldy ≥ Out):
@@ -140,24 +140,20 @@ func LinearStaticRef(y, x []float32, m int, w *Weights, sx float32, bias []float
 // kernels k, the reference finishing the last len(c) % k.width elements.
 func dequantRow(k rowKernels, y []float32, c []int32, s float32, scale, bias []float32) {
 	n := len(c) - len(c)%k.width
-	y, scale = y[:len(c)], scale[:len(c)]
-	if bias != nil {
-		bias = bias[:len(c)]
-	}
 	if n > 0 {
-		var b []float32
-		if bias != nil {
-			b = bias[:n]
-		}
-		k.dequant(y[:n], c[:n], s, scale[:n], b)
+		k.dequant(y[:n], c[:n], s, scale[:n], part(bias, 0, n))
 	}
 	if n < len(c) {
-		var b []float32
-		if bias != nil {
-			b = bias[n:]
-		}
-		dequantRowRef(y[n:], c[n:], s, scale[n:], b)
+		dequantRowRef(y[n:len(c)], c[n:], s, scale[n:len(c)], part(bias, n, len(c)))
 	}
+}
+
+// part is b[lo:hi], or nil when b is nil (no bias).
+func part(b []float32, lo, hi int) []float32 {
+	if b == nil {
+		return nil
+	}
+	return b[lo:hi]
 }
 
 // dequantRowRef is the reference of dequantRow.
