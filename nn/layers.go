@@ -16,22 +16,23 @@ type Linear struct {
 }
 
 // NewLinear makes an in→out Linear in dtype dt with PyTorch's default initialisation:
-// weight and bias uniform in ±1/√in.
+// weight and bias uniform in ±1/√in. Here and in the other constructors, a nil rng leaves
+// the values zero, for layers whose values are about to be loaded.
 func NewLinear(rng *rand.Rand, dt tensor.DType, in, out int, bias bool) *Linear {
 	bound := 1 / math.Sqrt(float64(in))
-	l := &Linear{Weight: ag.NewParam(tensor.RandUniform(rng, dt, -bound, bound, out, in), ag.RoleWeight)}
+	l := &Linear{Weight: ag.NewParam(uniform(rng, dt, -bound, bound, out, in), ag.RoleWeight)}
 	if bias {
-		l.Bias = ag.NewParam(tensor.RandUniform(rng, dt, -bound, bound, out), ag.RoleBias)
+		l.Bias = ag.NewParam(uniform(rng, dt, -bound, bound, out), ag.RoleBias)
 	}
 	return l
 }
 
 // XavierInit re-initialises the weight uniformly in ±√(6/(in+out)) and zeroes the bias
-// (torch.nn.init.xavier_uniform_, as nn.Transformer does).
+// (torch.nn.init.xavier_uniform_, as nn.Transformer does); a nil rng zeroes the weight.
 func (l *Linear) XavierInit(rng *rand.Rand) {
 	out, in := l.Weight.Value.Dim(0), l.Weight.Value.Dim(1)
 	bound := math.Sqrt(6 / float64(in+out))
-	l.Weight.Value = tensor.RandUniform(rng, l.Weight.Value.DType(), -bound, bound, out, in)
+	l.Weight.Value = uniform(rng, l.Weight.Value.DType(), -bound, bound, out, in)
 	l.Weight.Changed()
 	if l.Bias != nil {
 		l.Bias.Value = tensor.New(l.Bias.Value.DType(), out)
@@ -50,7 +51,7 @@ type Embedding struct {
 
 // NewEmbedding makes a V×C table drawn from N(0, std²).
 func NewEmbedding(rng *rand.Rand, dt tensor.DType, v, c int, std float64, paddingIdx int) *Embedding {
-	w := tensor.RandNormal(rng, dt, 0, std, v, c)
+	w := normal(rng, dt, std, v, c)
 	if paddingIdx >= 0 {
 		for j := 0; j < c; j++ {
 			w.Set(0, paddingIdx, j)
@@ -116,7 +117,7 @@ type LearnedPositions struct {
 
 // NewLearnedPositions makes a table of n positions drawn from N(0, std²).
 func NewLearnedPositions(rng *rand.Rand, dt tensor.DType, n, c int, std float64) *LearnedPositions {
-	return &LearnedPositions{Weight: ag.NewParam(tensor.RandNormal(rng, dt, 0, std, n, c), ag.RolePosition)}
+	return &LearnedPositions{Weight: ag.NewParam(normal(rng, dt, std, n, c), ag.RolePosition)}
 }
 
 // Forward returns the rows for positions offset … offset+t−1, (T, C).
@@ -140,4 +141,20 @@ func (p *SinusoidalPositions) Forward(dt tensor.DType, t, c, offset int) *ag.Var
 		p.table = ops.Sinusoidal(dt, max(offset+t, 512), c, 0)
 	}
 	return ag.NewVar(p.table.Slice(0, offset, offset+t).Contiguous())
+}
+
+// uniform draws a tensor uniform in [lo, hi), or returns zeros when rng is nil.
+func uniform(rng *rand.Rand, dt tensor.DType, lo, hi float64, shape ...int) *tensor.Tensor {
+	if rng == nil {
+		return tensor.New(dt, shape...)
+	}
+	return tensor.RandUniform(rng, dt, lo, hi, shape...)
+}
+
+// normal draws a tensor from N(0, std²), or returns zeros when rng is nil.
+func normal(rng *rand.Rand, dt tensor.DType, std float64, shape ...int) *tensor.Tensor {
+	if rng == nil {
+		return tensor.New(dt, shape...)
+	}
+	return tensor.RandNormal(rng, dt, 0, std, shape...)
 }

@@ -43,14 +43,12 @@ type Model struct {
 
 // New builds a model with freshly initialised parameters of dtype dt (F32 to train and run,
 // F64 for reference checks): Linear weights Xavier-uniform with zero biases, embeddings
-// N(0, 1/d_model), LayerNorms γ = 1, β = 0. A nil rng draws from a fixed seed (for models
-// whose weights are about to be loaded).
+// N(0, 1/d_model), LayerNorms γ = 1, β = 0. A nil rng draws nothing and leaves the weights
+// zero, for models whose weights are about to be loaded (nn.Load fills every parameter or
+// fails).
 func New(cfg Config, dt tensor.DType, rng *rand.Rand) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if rng == nil {
-		rng = rand.New(rand.NewPCG(0, 0))
 	}
 	act, _ := ops.ParseActivation(cfg.Activation)
 	c := cfg.DModel

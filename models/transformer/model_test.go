@@ -199,3 +199,40 @@ func TestParamNamesAndLoad(t *testing.T) {
 		t.Fatal("a failed Load changed the model")
 	}
 }
+
+// A model built without a random source (to be loaded) draws nothing: its weights are zero
+// (LayerNorm γ one), and loading a trained model's state into it gives that model's values.
+func TestNewWithoutRNGThenLoad(t *testing.T) {
+	for _, arch := range []transformer.Architecture{transformer.EncoderDecoder, transformer.EncoderOnly, transformer.DecoderOnly} {
+		cfg := tiny(arch)
+		cfg.Positions = "learned"
+		z, err := transformer.New(cfg, tensor.F32, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range z.Params() {
+			want := 0.0
+			if strings.HasSuffix(p.Name, "layer_norm.weight") || strings.HasSuffix(p.Name, "layernorm.weight") {
+				want = 1
+			}
+			for _, v := range p.Param.Value.F32() {
+				if float64(v) != want {
+					t.Fatalf("%v: %s holds %v, want %v", arch, p.Name, v, want)
+				}
+			}
+		}
+		m, _ := transformer.New(cfg, tensor.F32, rand.New(rand.NewPCG(2, 2)))
+		if err := nn.Load(z, nn.MapSource(nn.StateDict(m)), nn.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		zp, mp := z.Params(), m.Params()
+		for i := range mp {
+			a, b := zp[i].Param.Value.F32(), mp[i].Param.Value.F32()
+			for j := range b {
+				if a[j] != b[j] {
+					t.Fatalf("%v: %s[%d] = %v after Load, want %v", arch, mp[i].Name, j, a[j], b[j])
+				}
+			}
+		}
+	}
+}
