@@ -57,7 +57,9 @@ func New(cfg Config, dt tensor.DType, rng *rand.Rand) (*Model, error) {
 	embed := func() *nn.Embedding { return nn.NewEmbedding(rng, dt, cfg.VocabSize, c, std, cfg.PadID) }
 	linear := func(in, out int, bias bool) *nn.Linear {
 		l := nn.NewLinear(rng, dt, in, out, bias)
-		l.XavierInit(rng)
+		if rng != nil {
+			l.XavierInit(rng)
+		}
 		return l
 	}
 	attn := func() *nn.MultiHeadAttention {
