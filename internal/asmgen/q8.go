@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
@@ -32,6 +33,7 @@ func genQ8Gemm(ctx *build.Context) {
 		genQ8Tile(ctx, mr)
 	}
 	q8MaskMem = laneMaskTable(ctx, "q8Mask", 8)
+	q4LevelsMem = q4LevelTable(ctx)
 	for mr := 1; mr <= 2; mr++ {
 		genQ8TileAVX2(ctx, mr)
 	}
@@ -116,9 +118,9 @@ func genDequantBlocks(c *build.Context, q4 bool) {
 
 // genBlockDot: rows weight rows in ggml blocks (Q4_0 or Q8_0) against one float32 row x,
 // the weights dequantized in registers: per block, the 32 values become two zmm of float32
-// (Q4_0: low and high nibbles; the −8 is folded in as −8·Σx over the block), their products
-// with x are summed in a vector, and the vector is scaled by the block's float16 d into the
-// row's accumulator. Horizontal sums happen once, at the end.
+// (Q4_0: the low and high nibbles, each looked up as q − 8 in q4Levels by VPERMPS), their
+// products with x are summed in a vector, and the vector is scaled by the block's float16 d
+// into the row's accumulator. Horizontal sums happen once, at the end.
 func genBlockDot(c *build.Context, rows int, q4 bool) {
 	kind, bsize := "q80", 34
 	if q4 {
@@ -143,32 +145,28 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	for r := 0; r < rows; r++ {
 		c.VPXORD(z(r), z(r), z(r))
 	}
-	x0, x1, xs, low, eight := z(4), z(5), z(6), z(7), z(16)
-	loop, done := blockLoopStart(c, name, q4, nb, low, eight)
+	x0, x1, levels := z(4), z(5), z(7)
+	if q4 {
+		c.VMOVUPS(q4LevelsMem, levels)
+	}
+	loop, done := blockLoopStart(c, name, false, nb, nil, nil)
 	c.VMOVUPS(Mem{Base: xp}, x0)
 	c.VMOVUPS(Mem{Base: xp, Disp: 64}, x1)
-	if q4 {
-		c.VADDPS(x1, x0, xs)
-		c.VMULPS(eight, xs, xs)
-	}
 	for r := 0; r < rows; r++ {
 		base := 8 + 4*(r%2) // two register sets, so that neighbouring rows overlap
 		lo, hi, d := z(base), z(base+1), z(base+2)
 		if q4 {
 			c.VPMOVZXBD(Mem{Base: wr[r], Disp: 2}, hi)
-			c.VPANDD(low, hi, lo)
+			c.VPERMPS(levels, hi, lo) // low nibble − 8
 			c.VPSRLD(U8(4), hi, hi)
+			c.VPERMPS(levels, hi, hi) // high nibble − 8
 		} else {
 			c.VPMOVSXBD(Mem{Base: wr[r], Disp: 2}, lo)
 			c.VPMOVSXBD(Mem{Base: wr[r], Disp: 18}, hi)
+			c.VCVTDQ2PS(lo, lo)
+			c.VCVTDQ2PS(hi, hi)
 		}
-		c.VCVTDQ2PS(lo, lo)
-		c.VCVTDQ2PS(hi, hi)
-		if q4 {
-			c.VFMSUB213PS(xs, x0, lo) // lo = lo·x0 − 8·Σx
-		} else {
-			c.VMULPS(x0, lo, lo)
-		}
+		c.VMULPS(x0, lo, lo)
 		c.VFMADD231PS(x1, hi, lo)
 		c.VPBROADCASTW(Mem{Base: wr[r]}, d.AsY())
 		c.VCVTPH2PS(d.AsY(), d)
@@ -190,6 +188,20 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 }
 
 var q8MaskMem Mem
+
+// q4LevelsMem holds the 16 values of a Q4_0 nibble as float32, q − 8 for q = 0…15: VPERMPS
+// with the nibbles as indices (it reads the low four bits of each lane) turns them into
+// floats in one step, the −8 included.
+var q4LevelsMem Mem
+
+func q4LevelTable(ctx *build.Context) Mem {
+	m := ctx.StaticGlobal("q4Levels")
+	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
+	for q := 0; q < 16; q++ {
+		ctx.AppendDatum(U32(math.Float32bits(float32(q - 8))))
+	}
+	return m
+}
 
 // genQ8TileAVX2 is the AVX2 tile (no VNNI): mr ≤ 2 rows × 16 columns, one 64-byte chunk of
 // each group of the packed panel. The exact way without VNNI: bytes widen to int16

@@ -1195,6 +1195,24 @@ DATA q8Mask<>+56(SB)/4, $0x00000000
 DATA q8Mask<>+60(SB)/4, $0x00000000
 GLOBL q8Mask<>(SB), RODATA|NOPTR, $64
 
+DATA q4Levels<>+0(SB)/4, $0xc1000000
+DATA q4Levels<>+4(SB)/4, $0xc0e00000
+DATA q4Levels<>+8(SB)/4, $0xc0c00000
+DATA q4Levels<>+12(SB)/4, $0xc0a00000
+DATA q4Levels<>+16(SB)/4, $0xc0800000
+DATA q4Levels<>+20(SB)/4, $0xc0400000
+DATA q4Levels<>+24(SB)/4, $0xc0000000
+DATA q4Levels<>+28(SB)/4, $0xbf800000
+DATA q4Levels<>+32(SB)/4, $0x00000000
+DATA q4Levels<>+36(SB)/4, $0x3f800000
+DATA q4Levels<>+40(SB)/4, $0x40000000
+DATA q4Levels<>+44(SB)/4, $0x40400000
+DATA q4Levels<>+48(SB)/4, $0x40800000
+DATA q4Levels<>+52(SB)/4, $0x40a00000
+DATA q4Levels<>+56(SB)/4, $0x40c00000
+DATA q4Levels<>+60(SB)/4, $0x40e00000
+GLOBL q4Levels<>(SB), RODATA|NOPTR, $64
+
 // func gemmAVX2m1(kg int, a *int8, lda int, b *uint8, cp *int32, ldc int, ncols int, corr *int32)
 // Requires: AVX, AVX2
 TEXT ·gemmAVX2m1(SB), NOSPLIT, $0-64
@@ -1657,29 +1675,23 @@ dequantRowAVX512_done:
 // func q40Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
 // Requires: AVX, AVX2, AVX512F
 TEXT ·q40Dot1AVX512(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         w+8(FP), AX
-	MOVQ         stride+16(FP), DX
-	MOVQ         nb+24(FP), CX
-	VPXORD       Z0, Z0, Z0
-	MOVL         $0x0000000f, R8
-	VPBROADCASTD R8, Z7
-	MOVL         $0x41000000, R8
-	VPBROADCASTD R8, Z16
-	TESTQ        CX, CX
-	JZ           q40Dot1AVX512_done
+	MOVQ    x+0(FP), SI
+	MOVQ    w+8(FP), AX
+	MOVQ    stride+16(FP), DX
+	MOVQ    nb+24(FP), CX
+	VPXORD  Z0, Z0, Z0
+	VMOVUPS q4Levels<>+0(SB), Z7
+	TESTQ   CX, CX
+	JZ      q40Dot1AVX512_done
 
 q40Dot1AVX512_loop:
 	VMOVUPS      (SI), Z4
 	VMOVUPS      64(SI), Z5
-	VADDPS       Z5, Z4, Z6
-	VMULPS       Z16, Z6, Z6
 	VPMOVZXBD    2(AX), Z9
-	VPANDD       Z7, Z9, Z8
+	VPERMPS      Z7, Z9, Z8
 	VPSRLD       $0x04, Z9, Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VFMSUB213PS  Z6, Z4, Z8
+	VPERMPS      Z7, Z9, Z9
+	VMULPS       Z4, Z8, Z8
 	VFMADD231PS  Z5, Z9, Z8
 	VPBROADCASTW (AX), Y10
 	VCVTPH2PS    Y10, Z10
@@ -1748,68 +1760,59 @@ q80Dot1AVX512_done:
 // func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
 // Requires: AVX, AVX2, AVX512F
 TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-40
-	MOVQ         x+0(FP), SI
-	MOVQ         w+8(FP), AX
-	MOVQ         stride+16(FP), DX
-	MOVQ         nb+24(FP), CX
-	LEAQ         (AX)(DX*1), R10
-	LEAQ         (R10)(DX*1), R11
-	LEAQ         (R11)(DX*1), R12
-	VPXORD       Z0, Z0, Z0
-	VPXORD       Z1, Z1, Z1
-	VPXORD       Z2, Z2, Z2
-	VPXORD       Z3, Z3, Z3
-	MOVL         $0x0000000f, R8
-	VPBROADCASTD R8, Z7
-	MOVL         $0x41000000, R8
-	VPBROADCASTD R8, Z16
-	TESTQ        CX, CX
-	JZ           q40Dot4AVX512_done
+	MOVQ    x+0(FP), SI
+	MOVQ    w+8(FP), AX
+	MOVQ    stride+16(FP), DX
+	MOVQ    nb+24(FP), CX
+	LEAQ    (AX)(DX*1), R10
+	LEAQ    (R10)(DX*1), R11
+	LEAQ    (R11)(DX*1), R12
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VMOVUPS q4Levels<>+0(SB), Z7
+	TESTQ   CX, CX
+	JZ      q40Dot4AVX512_done
 
 q40Dot4AVX512_loop:
 	VMOVUPS      (SI), Z4
 	VMOVUPS      64(SI), Z5
-	VADDPS       Z5, Z4, Z6
-	VMULPS       Z16, Z6, Z6
 	VPMOVZXBD    2(AX), Z9
-	VPANDD       Z7, Z9, Z8
+	VPERMPS      Z7, Z9, Z8
 	VPSRLD       $0x04, Z9, Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VFMSUB213PS  Z6, Z4, Z8
+	VPERMPS      Z7, Z9, Z9
+	VMULPS       Z4, Z8, Z8
 	VFMADD231PS  Z5, Z9, Z8
 	VPBROADCASTW (AX), Y10
 	VCVTPH2PS    Y10, Z10
 	VFMADD231PS  Z8, Z10, Z0
 	ADDQ         $0x12, AX
 	VPMOVZXBD    2(R10), Z13
-	VPANDD       Z7, Z13, Z12
+	VPERMPS      Z7, Z13, Z12
 	VPSRLD       $0x04, Z13, Z13
-	VCVTDQ2PS    Z12, Z12
-	VCVTDQ2PS    Z13, Z13
-	VFMSUB213PS  Z6, Z4, Z12
+	VPERMPS      Z7, Z13, Z13
+	VMULPS       Z4, Z12, Z12
 	VFMADD231PS  Z5, Z13, Z12
 	VPBROADCASTW (R10), Y14
 	VCVTPH2PS    Y14, Z14
 	VFMADD231PS  Z12, Z14, Z1
 	ADDQ         $0x12, R10
 	VPMOVZXBD    2(R11), Z9
-	VPANDD       Z7, Z9, Z8
+	VPERMPS      Z7, Z9, Z8
 	VPSRLD       $0x04, Z9, Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VFMSUB213PS  Z6, Z4, Z8
+	VPERMPS      Z7, Z9, Z9
+	VMULPS       Z4, Z8, Z8
 	VFMADD231PS  Z5, Z9, Z8
 	VPBROADCASTW (R11), Y10
 	VCVTPH2PS    Y10, Z10
 	VFMADD231PS  Z8, Z10, Z2
 	ADDQ         $0x12, R11
 	VPMOVZXBD    2(R12), Z13
-	VPANDD       Z7, Z13, Z12
+	VPERMPS      Z7, Z13, Z12
 	VPSRLD       $0x04, Z13, Z13
-	VCVTDQ2PS    Z12, Z12
-	VCVTDQ2PS    Z13, Z13
-	VFMSUB213PS  Z6, Z4, Z12
+	VPERMPS      Z7, Z13, Z13
+	VMULPS       Z4, Z12, Z12
 	VFMADD231PS  Z5, Z13, Z12
 	VPBROADCASTW (R12), Y14
 	VCVTPH2PS    Y14, Z14
