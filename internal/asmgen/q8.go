@@ -50,16 +50,9 @@ func genQ8Gemm(ctx *build.Context) {
 	genDequantBlocks(ctx, false)
 }
 
-// blockLoopStart sets up a loop over nb ggml blocks (nb may be 0): for Q4_0 it broadcasts the
-// nibble mask 15 into low and 8.0 into eight; it returns the loop's and the exit's labels,
-// and leaves the code at the top of the loop.
-func blockLoopStart(c *build.Context, name string, q4 bool, nb GPPhysical, low, eight VecPhysical) (loop, done string) {
-	if q4 {
-		c.MOVL(U32(15), R8L)
-		c.VPBROADCASTD(R8L, low)
-		c.MOVL(U32(0x41000000), R8L) // 8.0
-		c.VPBROADCASTD(R8L, eight)
-	}
+// blockLoopStart sets up a loop over nb ggml blocks (nb may be 0): it returns the loop's and
+// the exit's labels, and leaves the code at the top of the loop.
+func blockLoopStart(c *build.Context, name string, nb GPPhysical) (loop, done string) {
 	loop, done = name+"_loop", name+"_done"
 	c.TESTQ(nb, nb)
 	c.JZ(LabelRef(done))
@@ -85,16 +78,16 @@ func genDequantBlocks(c *build.Context, q4 bool) {
 	c.Load(c.Param("w"), w)
 	c.Load(c.Param("nb"), nb)
 	z := func(i int) VecPhysical { return q8zmm[i] }
-	lo, hi, d, low, eight := z(0), z(1), z(2), z(3), z(4)
-	loop, done := blockLoopStart(c, name, q4, nb, low, eight)
+	lo, hi, d, levels := z(0), z(1), z(2), z(3)
+	if q4 {
+		c.VMOVUPS(q4LevelsMem, levels)
+	}
+	loop, done := blockLoopStart(c, name, nb)
 	if q4 {
 		c.VPMOVZXBD(Mem{Base: w, Disp: 2}, hi)
-		c.VPANDD(low, hi, lo)
+		c.VPERMPS(levels, hi, lo) // low nibble − 8
 		c.VPSRLD(U8(4), hi, hi)
-		c.VCVTDQ2PS(lo, lo)
-		c.VCVTDQ2PS(hi, hi)
-		c.VSUBPS(eight, lo, lo)
-		c.VSUBPS(eight, hi, hi)
+		c.VPERMPS(levels, hi, hi) // high nibble − 8
 	} else {
 		c.VPMOVSXBD(Mem{Base: w, Disp: 2}, lo)
 		c.VPMOVSXBD(Mem{Base: w, Disp: 18}, hi)
@@ -149,7 +142,7 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	if q4 {
 		c.VMOVUPS(q4LevelsMem, levels)
 	}
-	loop, done := blockLoopStart(c, name, false, nb, nil, nil)
+	loop, done := blockLoopStart(c, name, nb)
 	c.VMOVUPS(Mem{Base: xp}, x0)
 	c.VMOVUPS(Mem{Base: xp, Disp: 64}, x1)
 	for r := 0; r < rows; r++ {

@@ -1971,24 +1971,18 @@ q80Dot4AVX512_done:
 // func dequantQ4_0AVX512(dst *float32, w *uint8, nb int)
 // Requires: AVX, AVX2, AVX512F
 TEXT ·dequantQ4_0AVX512(SB), NOSPLIT, $0-24
-	MOVQ         dst+0(FP), DI
-	MOVQ         w+8(FP), SI
-	MOVQ         nb+16(FP), CX
-	MOVL         $0x0000000f, R8
-	VPBROADCASTD R8, Z3
-	MOVL         $0x41000000, R8
-	VPBROADCASTD R8, Z4
-	TESTQ        CX, CX
-	JZ           dequantQ4_0AVX512_done
+	MOVQ    dst+0(FP), DI
+	MOVQ    w+8(FP), SI
+	MOVQ    nb+16(FP), CX
+	VMOVUPS q4Levels<>+0(SB), Z3
+	TESTQ   CX, CX
+	JZ      dequantQ4_0AVX512_done
 
 dequantQ4_0AVX512_loop:
 	VPMOVZXBD    2(SI), Z1
-	VPANDD       Z3, Z1, Z0
+	VPERMPS      Z3, Z1, Z0
 	VPSRLD       $0x04, Z1, Z1
-	VCVTDQ2PS    Z0, Z0
-	VCVTDQ2PS    Z1, Z1
-	VSUBPS       Z4, Z0, Z0
-	VSUBPS       Z4, Z1, Z1
+	VPERMPS      Z3, Z1, Z1
 	VPBROADCASTW (SI), Y2
 	VCVTPH2PS    Y2, Z2
 	VMULPS       Z2, Z0, Z0
