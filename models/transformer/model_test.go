@@ -212,7 +212,7 @@ func TestNewWithoutRNGThenLoad(t *testing.T) {
 		}
 		for _, p := range z.Params() {
 			want := 0.0
-			if strings.HasSuffix(p.Name, "layer_norm.weight") || strings.HasSuffix(p.Name, "layernorm.weight") {
+			if p.Param.Role == ag.RoleNorm && strings.HasSuffix(p.Name, ".weight") {
 				want = 1
 			}
 			for _, v := range p.Param.Value.F32() {
