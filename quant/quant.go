@@ -401,8 +401,18 @@ func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) 
 type blockKernel struct {
 	q8      []q8.BlockQ8_0
 	q4      []q8.BlockQ4_0
+	d       []float32 // the blocks' scales as float32, which the block products read
 	out, in int
 	group   int
+}
+
+// setScales fills d from the blocks; every constructor calls it once the blocks are set.
+func (k *blockKernel) setScales() {
+	if k.q4 != nil {
+		k.d = q8.ScalesQ4_0(k.q4)
+	} else {
+		k.d = q8.ScalesQ8_0(k.q8)
+	}
 }
 
 // quantize fills the blocks from w (out×in) and writes their dequantized values into deq
@@ -423,6 +433,7 @@ func (k *blockKernel) quantize(w, deq []float32) {
 			}
 		}
 	}
+	k.setScales()
 }
 
 func (k *blockKernel) format() string {
@@ -488,9 +499,9 @@ func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float3
 	t := getScratch(n * k.out)
 	defer scratch.Put(t)
 	if k.q4 != nil {
-		q8.MatMulQ4_0(*t, x[:n*k.in], n, k.q4, k.out, k.in)
+		q8.MatMulQ4_0(*t, x[:n*k.in], n, k.q4, k.d, k.out, k.in)
 	} else {
-		q8.MatMulQ8_0(*t, x[:n*k.in], n, k.q8, k.out, k.in)
+		q8.MatMulQ8_0(*t, x[:n*k.in], n, k.q8, k.d, k.out, k.in)
 	}
 	store(y, ldy, *t, n, k.out, beta)
 }

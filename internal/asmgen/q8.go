@@ -112,8 +112,13 @@ func genDequantBlocks(c *build.Context, q4 bool) {
 // genBlockDot: rows weight rows in ggml blocks (Q4_0 or Q8_0) against one float32 row x,
 // the weights dequantized in registers: per block, the 32 values become two zmm of float32
 // (Q4_0: the low and high nibbles, each looked up as q − 8 in q4Levels by VPERMPS), their
-// products with x are summed in a vector, and the vector is scaled by the block's float16 d
-// into the row's accumulator. Horizontal sums happen once, at the end.
+// products with x are summed in a vector, and the vector is scaled by the block's d into the
+// row's accumulator. Horizontal sums happen once, at the end.
+//
+// The scales come as float32 from a separate array (the caller converts the blocks' float16
+// d once): the FMA broadcasts its scale straight from memory, where converting the float16
+// took a broadcast and a VCVTPH2PS, two shuffle-unit operations a block and row on top of the
+// three (Q4_0) the nibbles need — the unit that bounds this loop.
 func genBlockDot(c *build.Context, rows int, q4 bool) {
 	kind, bsize := "q80", 34
 	if q4 {
@@ -122,17 +127,22 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	name := fmt.Sprintf("%sDot%dAVX512", kind, rows)
 	c.Function(name)
 	c.Attributes(attr.NOSPLIT)
-	c.SignatureExpr("func(x *float32, w *uint8, stride int, nb int, out *float32)")
+	c.SignatureExpr("func(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)")
 	c.Doc(fmt.Sprintf("%s sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < %d: weight row r is nb", name, rows),
-		fmt.Sprintf("%d-byte ggml blocks at w + r·stride.", bsize))
-	xp, nb, stride := RSI, RCX, RDX
+		fmt.Sprintf("%d-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).", bsize))
+	xp, nb, stride, dstride := RSI, RCX, RDX, RDI
 	wr := []GPPhysical{RAX, R10, R11, R12}
+	dr := []GPPhysical{R8, R9, RBX, R13}
 	c.Load(c.Param("x"), xp)
 	c.Load(c.Param("w"), wr[0])
 	c.Load(c.Param("stride"), stride)
+	c.Load(c.Param("d"), dr[0])
 	c.Load(c.Param("nb"), nb)
+	c.MOVQ(nb, dstride)
+	c.SHLQ(U8(2), dstride)
 	for r := 1; r < rows; r++ {
 		c.LEAQ(Mem{Base: wr[r-1], Index: stride, Scale: 1}, wr[r])
+		c.LEAQ(Mem{Base: dr[r-1], Index: dstride, Scale: 1}, dr[r])
 	}
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	for r := 0; r < rows; r++ {
@@ -147,7 +157,7 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	c.VMOVUPS(Mem{Base: xp, Disp: 64}, x1)
 	for r := 0; r < rows; r++ {
 		base := 8 + 4*(r%2) // two register sets, so that neighbouring rows overlap
-		lo, hi, d := z(base), z(base+1), z(base+2)
+		lo, hi := z(base), z(base+1)
 		if q4 {
 			c.VPMOVZXBD(Mem{Base: wr[r], Disp: 2}, hi)
 			c.VPERMPS(levels, hi, lo) // low nibble − 8
@@ -161,10 +171,9 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 		}
 		c.VMULPS(x0, lo, lo)
 		c.VFMADD231PS(x1, hi, lo)
-		c.VPBROADCASTW(Mem{Base: wr[r]}, d.AsY())
-		c.VCVTPH2PS(d.AsY(), d)
-		c.VFMADD231PS(lo, d, z(r))
+		c.VFMADD231PS_BCST(Mem{Base: dr[r]}, lo, z(r)) // += d_rb·(Σ of the block)
 		c.ADDQ(U8(bsize), wr[r])
+		c.ADDQ(U8(4), dr[r])
 	}
 	c.ADDQ(U8(128), xp)
 	c.DECQ(nb)

@@ -1672,37 +1672,39 @@ dequantRowAVX512_done:
 	VZEROUPPER
 	RET
 
-// func q40Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
-// Requires: AVX, AVX2, AVX512F
-TEXT ·q40Dot1AVX512(SB), NOSPLIT, $0-40
+// func q40Dot1AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·q40Dot1AVX512(SB), NOSPLIT, $0-48
 	MOVQ    x+0(FP), SI
 	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    nb+24(FP), CX
+	MOVQ    d+24(FP), R8
+	MOVQ    nb+32(FP), CX
+	MOVQ    CX, DI
+	SHLQ    $0x02, DI
 	VPXORD  Z0, Z0, Z0
 	VMOVUPS q4Levels<>+0(SB), Z7
 	TESTQ   CX, CX
 	JZ      q40Dot1AVX512_done
 
 q40Dot1AVX512_loop:
-	VMOVUPS      (SI), Z4
-	VMOVUPS      64(SI), Z5
-	VPMOVZXBD    2(AX), Z9
-	VPERMPS      Z7, Z9, Z8
-	VPSRLD       $0x04, Z9, Z9
-	VPERMPS      Z7, Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (AX), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z0
-	ADDQ         $0x12, AX
-	ADDQ         $0x80, SI
-	DECQ         CX
-	JNZ          q40Dot1AVX512_loop
+	VMOVUPS          (SI), Z4
+	VMOVUPS          64(SI), Z5
+	VPMOVZXBD        2(AX), Z9
+	VPERMPS          Z7, Z9, Z8
+	VPSRLD           $0x04, Z9, Z9
+	VPERMPS          Z7, Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (R8), Z8, Z0
+	ADDQ             $0x12, AX
+	ADDQ             $0x04, R8
+	ADDQ             $0x80, SI
+	DECQ             CX
+	JNZ              q40Dot1AVX512_loop
 
 q40Dot1AVX512_done:
-	MOVQ          out+32(FP), DI
+	MOVQ          out+40(FP), DI
 	VEXTRACTF64X4 $0x01, Z0, Y9
 	VADDPS        Y9, Y0, Y0
 	VEXTRACTF128  $0x01, Y0, X9
@@ -1715,36 +1717,38 @@ q40Dot1AVX512_done:
 	VZEROUPPER
 	RET
 
-// func q80Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
-// Requires: AVX, AVX2, AVX512F
-TEXT ·q80Dot1AVX512(SB), NOSPLIT, $0-40
+// func q80Dot1AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·q80Dot1AVX512(SB), NOSPLIT, $0-48
 	MOVQ   x+0(FP), SI
 	MOVQ   w+8(FP), AX
 	MOVQ   stride+16(FP), DX
-	MOVQ   nb+24(FP), CX
+	MOVQ   d+24(FP), R8
+	MOVQ   nb+32(FP), CX
+	MOVQ   CX, DI
+	SHLQ   $0x02, DI
 	VPXORD Z0, Z0, Z0
 	TESTQ  CX, CX
 	JZ     q80Dot1AVX512_done
 
 q80Dot1AVX512_loop:
-	VMOVUPS      (SI), Z4
-	VMOVUPS      64(SI), Z5
-	VPMOVSXBD    2(AX), Z8
-	VPMOVSXBD    18(AX), Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (AX), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z0
-	ADDQ         $0x22, AX
-	ADDQ         $0x80, SI
-	DECQ         CX
-	JNZ          q80Dot1AVX512_loop
+	VMOVUPS          (SI), Z4
+	VMOVUPS          64(SI), Z5
+	VPMOVSXBD        2(AX), Z8
+	VPMOVSXBD        18(AX), Z9
+	VCVTDQ2PS        Z8, Z8
+	VCVTDQ2PS        Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (R8), Z8, Z0
+	ADDQ             $0x22, AX
+	ADDQ             $0x04, R8
+	ADDQ             $0x80, SI
+	DECQ             CX
+	JNZ              q80Dot1AVX512_loop
 
 q80Dot1AVX512_done:
-	MOVQ          out+32(FP), DI
+	MOVQ          out+40(FP), DI
 	VEXTRACTF64X4 $0x01, Z0, Y9
 	VADDPS        Y9, Y0, Y0
 	VEXTRACTF128  $0x01, Y0, X9
@@ -1757,16 +1761,22 @@ q80Dot1AVX512_done:
 	VZEROUPPER
 	RET
 
-// func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
-// Requires: AVX, AVX2, AVX512F
-TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-40
+// func q40Dot4AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-48
 	MOVQ    x+0(FP), SI
 	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    nb+24(FP), CX
+	MOVQ    d+24(FP), R8
+	MOVQ    nb+32(FP), CX
+	MOVQ    CX, DI
+	SHLQ    $0x02, DI
 	LEAQ    (AX)(DX*1), R10
+	LEAQ    (R8)(DI*1), R9
 	LEAQ    (R10)(DX*1), R11
+	LEAQ    (R9)(DI*1), BX
 	LEAQ    (R11)(DX*1), R12
+	LEAQ    (BX)(DI*1), R13
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -1776,54 +1786,50 @@ TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-40
 	JZ      q40Dot4AVX512_done
 
 q40Dot4AVX512_loop:
-	VMOVUPS      (SI), Z4
-	VMOVUPS      64(SI), Z5
-	VPMOVZXBD    2(AX), Z9
-	VPERMPS      Z7, Z9, Z8
-	VPSRLD       $0x04, Z9, Z9
-	VPERMPS      Z7, Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (AX), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z0
-	ADDQ         $0x12, AX
-	VPMOVZXBD    2(R10), Z13
-	VPERMPS      Z7, Z13, Z12
-	VPSRLD       $0x04, Z13, Z13
-	VPERMPS      Z7, Z13, Z13
-	VMULPS       Z4, Z12, Z12
-	VFMADD231PS  Z5, Z13, Z12
-	VPBROADCASTW (R10), Y14
-	VCVTPH2PS    Y14, Z14
-	VFMADD231PS  Z12, Z14, Z1
-	ADDQ         $0x12, R10
-	VPMOVZXBD    2(R11), Z9
-	VPERMPS      Z7, Z9, Z8
-	VPSRLD       $0x04, Z9, Z9
-	VPERMPS      Z7, Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (R11), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z2
-	ADDQ         $0x12, R11
-	VPMOVZXBD    2(R12), Z13
-	VPERMPS      Z7, Z13, Z12
-	VPSRLD       $0x04, Z13, Z13
-	VPERMPS      Z7, Z13, Z13
-	VMULPS       Z4, Z12, Z12
-	VFMADD231PS  Z5, Z13, Z12
-	VPBROADCASTW (R12), Y14
-	VCVTPH2PS    Y14, Z14
-	VFMADD231PS  Z12, Z14, Z3
-	ADDQ         $0x12, R12
-	ADDQ         $0x80, SI
-	DECQ         CX
-	JNZ          q40Dot4AVX512_loop
+	VMOVUPS          (SI), Z4
+	VMOVUPS          64(SI), Z5
+	VPMOVZXBD        2(AX), Z9
+	VPERMPS          Z7, Z9, Z8
+	VPSRLD           $0x04, Z9, Z9
+	VPERMPS          Z7, Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (R8), Z8, Z0
+	ADDQ             $0x12, AX
+	ADDQ             $0x04, R8
+	VPMOVZXBD        2(R10), Z13
+	VPERMPS          Z7, Z13, Z12
+	VPSRLD           $0x04, Z13, Z13
+	VPERMPS          Z7, Z13, Z13
+	VMULPS           Z4, Z12, Z12
+	VFMADD231PS      Z5, Z13, Z12
+	VFMADD231PS.BCST (R9), Z12, Z1
+	ADDQ             $0x12, R10
+	ADDQ             $0x04, R9
+	VPMOVZXBD        2(R11), Z9
+	VPERMPS          Z7, Z9, Z8
+	VPSRLD           $0x04, Z9, Z9
+	VPERMPS          Z7, Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (BX), Z8, Z2
+	ADDQ             $0x12, R11
+	ADDQ             $0x04, BX
+	VPMOVZXBD        2(R12), Z13
+	VPERMPS          Z7, Z13, Z12
+	VPSRLD           $0x04, Z13, Z13
+	VPERMPS          Z7, Z13, Z13
+	VMULPS           Z4, Z12, Z12
+	VFMADD231PS      Z5, Z13, Z12
+	VFMADD231PS.BCST (R13), Z12, Z3
+	ADDQ             $0x12, R12
+	ADDQ             $0x04, R13
+	ADDQ             $0x80, SI
+	DECQ             CX
+	JNZ              q40Dot4AVX512_loop
 
 q40Dot4AVX512_done:
-	MOVQ          out+32(FP), DI
+	MOVQ          out+40(FP), DI
 	VEXTRACTF64X4 $0x01, Z0, Y9
 	VADDPS        Y9, Y0, Y0
 	VEXTRACTF128  $0x01, Y0, X9
@@ -1863,16 +1869,22 @@ q40Dot4AVX512_done:
 	VZEROUPPER
 	RET
 
-// func q80Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
-// Requires: AVX, AVX2, AVX512F
-TEXT ·q80Dot4AVX512(SB), NOSPLIT, $0-40
+// func q80Dot4AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·q80Dot4AVX512(SB), NOSPLIT, $0-48
 	MOVQ   x+0(FP), SI
 	MOVQ   w+8(FP), AX
 	MOVQ   stride+16(FP), DX
-	MOVQ   nb+24(FP), CX
+	MOVQ   d+24(FP), R8
+	MOVQ   nb+32(FP), CX
+	MOVQ   CX, DI
+	SHLQ   $0x02, DI
 	LEAQ   (AX)(DX*1), R10
+	LEAQ   (R8)(DI*1), R9
 	LEAQ   (R10)(DX*1), R11
+	LEAQ   (R9)(DI*1), BX
 	LEAQ   (R11)(DX*1), R12
+	LEAQ   (BX)(DI*1), R13
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1881,54 +1893,50 @@ TEXT ·q80Dot4AVX512(SB), NOSPLIT, $0-40
 	JZ     q80Dot4AVX512_done
 
 q80Dot4AVX512_loop:
-	VMOVUPS      (SI), Z4
-	VMOVUPS      64(SI), Z5
-	VPMOVSXBD    2(AX), Z8
-	VPMOVSXBD    18(AX), Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (AX), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z0
-	ADDQ         $0x22, AX
-	VPMOVSXBD    2(R10), Z12
-	VPMOVSXBD    18(R10), Z13
-	VCVTDQ2PS    Z12, Z12
-	VCVTDQ2PS    Z13, Z13
-	VMULPS       Z4, Z12, Z12
-	VFMADD231PS  Z5, Z13, Z12
-	VPBROADCASTW (R10), Y14
-	VCVTPH2PS    Y14, Z14
-	VFMADD231PS  Z12, Z14, Z1
-	ADDQ         $0x22, R10
-	VPMOVSXBD    2(R11), Z8
-	VPMOVSXBD    18(R11), Z9
-	VCVTDQ2PS    Z8, Z8
-	VCVTDQ2PS    Z9, Z9
-	VMULPS       Z4, Z8, Z8
-	VFMADD231PS  Z5, Z9, Z8
-	VPBROADCASTW (R11), Y10
-	VCVTPH2PS    Y10, Z10
-	VFMADD231PS  Z8, Z10, Z2
-	ADDQ         $0x22, R11
-	VPMOVSXBD    2(R12), Z12
-	VPMOVSXBD    18(R12), Z13
-	VCVTDQ2PS    Z12, Z12
-	VCVTDQ2PS    Z13, Z13
-	VMULPS       Z4, Z12, Z12
-	VFMADD231PS  Z5, Z13, Z12
-	VPBROADCASTW (R12), Y14
-	VCVTPH2PS    Y14, Z14
-	VFMADD231PS  Z12, Z14, Z3
-	ADDQ         $0x22, R12
-	ADDQ         $0x80, SI
-	DECQ         CX
-	JNZ          q80Dot4AVX512_loop
+	VMOVUPS          (SI), Z4
+	VMOVUPS          64(SI), Z5
+	VPMOVSXBD        2(AX), Z8
+	VPMOVSXBD        18(AX), Z9
+	VCVTDQ2PS        Z8, Z8
+	VCVTDQ2PS        Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (R8), Z8, Z0
+	ADDQ             $0x22, AX
+	ADDQ             $0x04, R8
+	VPMOVSXBD        2(R10), Z12
+	VPMOVSXBD        18(R10), Z13
+	VCVTDQ2PS        Z12, Z12
+	VCVTDQ2PS        Z13, Z13
+	VMULPS           Z4, Z12, Z12
+	VFMADD231PS      Z5, Z13, Z12
+	VFMADD231PS.BCST (R9), Z12, Z1
+	ADDQ             $0x22, R10
+	ADDQ             $0x04, R9
+	VPMOVSXBD        2(R11), Z8
+	VPMOVSXBD        18(R11), Z9
+	VCVTDQ2PS        Z8, Z8
+	VCVTDQ2PS        Z9, Z9
+	VMULPS           Z4, Z8, Z8
+	VFMADD231PS      Z5, Z9, Z8
+	VFMADD231PS.BCST (BX), Z8, Z2
+	ADDQ             $0x22, R11
+	ADDQ             $0x04, BX
+	VPMOVSXBD        2(R12), Z12
+	VPMOVSXBD        18(R12), Z13
+	VCVTDQ2PS        Z12, Z12
+	VCVTDQ2PS        Z13, Z13
+	VMULPS           Z4, Z12, Z12
+	VFMADD231PS      Z5, Z13, Z12
+	VFMADD231PS.BCST (R13), Z12, Z3
+	ADDQ             $0x22, R12
+	ADDQ             $0x04, R13
+	ADDQ             $0x80, SI
+	DECQ             CX
+	JNZ              q80Dot4AVX512_loop
 
 q80Dot4AVX512_done:
-	MOVQ          out+32(FP), DI
+	MOVQ          out+40(FP), DI
 	VEXTRACTF64X4 $0x01, Z0, Y9
 	VADDPS        Y9, Y0, Y0
 	VEXTRACTF128  $0x01, Y0, X9

@@ -77,20 +77,20 @@ func quantRowAVX512(dst []int8, x []float32, inv float32) int32
 func dequantRowAVX512(y []float32, cs []int32, s float32, scale []float32, bias []float32)
 
 // q40Dot1AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 1: weight row r is nb
-// 18-byte ggml blocks at w + r·stride.
-func q40Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// 18-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).
+func q40Dot1AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
 
 // q80Dot1AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 1: weight row r is nb
-// 34-byte ggml blocks at w + r·stride.
-func q80Dot1AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// 34-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).
+func q80Dot1AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
 
 // q40Dot4AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 4: weight row r is nb
-// 18-byte ggml blocks at w + r·stride.
-func q40Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// 18-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).
+func q40Dot4AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
 
 // q80Dot4AVX512 sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < 4: weight row r is nb
-// 34-byte ggml blocks at w + r·stride.
-func q80Dot4AVX512(x *float32, w *uint8, stride int, nb int, out *float32)
+// 34-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).
+func q80Dot4AVX512(x *float32, w *uint8, stride int, d *float32, nb int, out *float32)
 
 // dequantQ4_0AVX512 writes the 32·nb values of nb 18-byte ggml Q4_0 blocks at w to dst.
 func dequantQ4_0AVX512(dst *float32, w *uint8, nb int)

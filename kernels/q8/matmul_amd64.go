@@ -13,8 +13,8 @@ func init() {
 	if unsafe.Sizeof(BlockQ4_0{}) != BlockQ4_0Bytes || unsafe.Sizeof(BlockQ8_0{}) != BlockQ8_0Bytes {
 		panic("q8: block structs are not ggml's packed layout")
 	}
-	q4Impl.Add(cpu.AVX512, func(y, x []float32, m int, w []BlockQ4_0, out, in int) {
-		blockMatMul(q40Dot1AVX512, q40Dot4AVX512, y, x, m, unsafe.Pointer(&w[0]), BlockQ4_0Bytes, out, in)
+	q4Impl.Add(cpu.AVX512, func(y, x []float32, m int, w []BlockQ4_0, d []float32, out, in int) {
+		blockMatMul(q40Dot1AVX512, q40Dot4AVX512, y, x, m, unsafe.Pointer(&w[0]), BlockQ4_0Bytes, d, out, in)
 	})
 	dequantQ4Impl.Add(cpu.AVX512, func(dst []float32, src []BlockQ4_0) {
 		if len(src) > 0 {
@@ -26,7 +26,7 @@ func init() {
 			dequantQ8_0AVX512(&dst[0], (*uint8)(unsafe.Pointer(&src[0])), len(src))
 		}
 	})
-	q8Impl.Add(cpu.AVX512, func(y, x []float32, m int, w []BlockQ8_0, out, in int) {
-		blockMatMul(q80Dot1AVX512, q80Dot4AVX512, y, x, m, unsafe.Pointer(&w[0]), BlockQ8_0Bytes, out, in)
+	q8Impl.Add(cpu.AVX512, func(y, x []float32, m int, w []BlockQ8_0, d []float32, out, in int) {
+		blockMatMul(q80Dot1AVX512, q80Dot4AVX512, y, x, m, unsafe.Pointer(&w[0]), BlockQ8_0Bytes, d, out, in)
 	})
 }

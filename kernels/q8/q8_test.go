@@ -530,8 +530,14 @@ func TestMatMulBlocks(t *testing.T) {
 			for i := range y4 {
 				y4[i], y8[i] = 99, 99
 			}
-			MatMulQ4_0(y4, x, m, q4, out, in)
-			MatMulQ8_0(y8, x, m, q8, out, in)
+			// The products take the scales from s4 and s8: the blocks' own, spoilt here,
+			// must not be read.
+			s4, s8 := ScalesQ4_0(q4), ScalesQ8_0(q8)
+			for i := range q4 {
+				q4[i].D, q8[i].D = 0x7c00, 0x7c00 // +Inf
+			}
+			MatMulQ4_0(y4, x, m, q4, s4, out, in)
+			MatMulQ8_0(y8, x, m, q8, s8, out, in)
 			for i := 0; i < m; i++ {
 				for j := 0; j < out; j++ {
 					for _, c := range []struct {
@@ -561,11 +567,11 @@ func BenchmarkMatMulQ4_0(b *testing.B) {
 	x, wf := randRow(r, m*in, 1), randRow(r, out*in, 0.1)
 	q4 := make([]BlockQ4_0, out*in/32)
 	QuantizeRowQ4_0(q4, wf)
-	y := make([]float32, m*out)
+	y, d := make([]float32, m*out), ScalesQ4_0(q4)
 	defer kernels.SetThreads(kernels.SetThreads(1))
 	b.SetBytes(int64(len(q4) * BlockQ4_0Bytes))
 	for i := 0; i < b.N; i++ {
-		MatMulQ4_0(y, x, m, q4, out, in)
+		MatMulQ4_0(y, x, m, q4, d, out, in)
 	}
 	b.ReportMetric(2*m*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
