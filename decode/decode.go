@@ -33,6 +33,19 @@ type Session interface {
 	Keep(idx []int)
 }
 
+// Releaser is a Session that holds buffers worth reusing: the search calls Release once it is
+// done with the session (and never uses the session after).
+type Releaser interface {
+	Release()
+}
+
+// release hands s's buffers back when it holds any.
+func release(s Session) {
+	if r, ok := s.(Releaser); ok {
+		r.Release()
+	}
+}
+
 // Options control generation.
 type Options struct {
 	BOS, EOS int // the decoder's start token and the end token
@@ -138,6 +151,7 @@ func greedy(m Model, src [][]int, o Options, v int) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer release(s)
 	n := len(src)
 	out := make([]Result, n)
 	live := make([]int, n) // batch row → source
@@ -241,6 +255,7 @@ func beam(m Model, src [][]int, o Options, v int) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer release(s)
 	states := make([]*beamState, len(src))
 	for i := range src {
 		states[i] = &beamState{src: i, limit: o.maxLen(len(src[i])), open: []hyp{{}}}

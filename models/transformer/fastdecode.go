@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/optiformer/optiformer/ag"
 	"github.com/optiformer/optiformer/kernels"
@@ -46,8 +47,36 @@ type fastSession struct {
 	pageOff [][]int
 	hist    [][]int32
 
+	fastBuffers
+	released bool
+	scores   [][]float32 // per worker
+}
+
+// fastBuffers are a session's reusable storage: the layers' page arenas and the per-step rows.
+// Release returns them to fastPool, and the next session starts with them grown to the size
+// the last one needed, where growing them again costs zeroing and copying every arena.
+// (Everything a session reads from them it has written first.)
+type fastBuffers struct {
+	arenas                     [][]float32
 	x, h, q, o, f, logits, out []float32
-	scores                     [][]float32 // per worker
+}
+
+var fastPool sync.Pool // of *fastBuffers
+
+// Release hands the session's buffers to the next session (decode.Releaser); the session
+// must not be used after.
+func (s *fastSession) Release() {
+	if s.released {
+		return
+	}
+	s.released = true
+	b := s.fastBuffers
+	b.arenas = b.arenas[:0]
+	for _, a := range s.arena {
+		b.arenas = append(b.arenas, a[:0])
+	}
+	s.arena, s.fastBuffers = nil, fastBuffers{}
+	fastPool.Put(&b)
 }
 
 // useFast reports whether BeginDecode may use the fast session.
@@ -61,6 +90,11 @@ func (m *Model) beginFast(src [][]int) (*fastSession, error) {
 		s.rowSrc[i] = i
 	}
 	s.arena = make([][]float32, len(m.Decoder.Layers))
+	if b, ok := fastPool.Get().(*fastBuffers); ok {
+		s.fastBuffers = *b
+		copy(s.arena, b.arenas)
+		s.arenas = nil
+	}
 	s.pageOff = make([][]int, len(m.Decoder.Layers))
 	if cfg.Arch != EncoderDecoder {
 		return s, nil
@@ -152,6 +186,9 @@ func grow32(b []float32, n int) []float32 {
 // Step feeds one token per row and returns rows × vocabulary log-probabilities (reused by the
 // next call).
 func (s *fastSession) Step(tokens []int) ([]float32, error) {
+	if s.released {
+		return nil, fmt.Errorf("transformer: Step on a released session")
+	}
 	if len(tokens) != s.rows {
 		return nil, fmt.Errorf("transformer: %d tokens for %d rows", len(tokens), s.rows)
 	}
