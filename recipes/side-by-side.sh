@@ -2,7 +2,8 @@
 # Multi30k English→German: optiformer and the PyTorch 1.13 peer trained in the same window.
 #
 #   recipes/side-by-side.sh [RUN_DIR]         (default runs/side-by-side)
-#   SLICE=30 BUDGET_MIN=57 …                  seconds per turn; each side's training budget
+#   SLICE=30 BUDGET_MIN=57 SEED=1 …           seconds per turn; each side's training budget;
+#                                             the recipe's seed (init, dropout, batch order)
 #   touch RUN_DIR/hold / rm RUN_DIR/hold        stop both for a while / go on
 #
 # Run one after the other, the two trainings see different hosts: on a shared machine the
@@ -45,10 +46,12 @@ for s in train val; do
     zcat $A/multi30k-$s.$l.gz | "$bin" tokenize --tokenizer "$tok" --json --no-special > "$run/torch/$s.$l.jsonl"
   done
 done
-"$PY" - recipes/multi30k-en-de.json "$run/recipe.json" "$budget" <<'PY'
+"$PY" - recipes/multi30k-en-de.json "$run/recipe.json" "$budget" "${SEED:-}" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["training"]["time_budget"] = sys.argv[3] + "m"
+if sys.argv[4]:
+    c["training"]["seed"] = int(sys.argv[4])
 json.dump(c, open(sys.argv[2], "w"), indent=1)
 PY
 
