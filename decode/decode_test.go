@@ -15,16 +15,18 @@ import (
 // toy is a deterministic model: the log-probabilities of the next token depend on the source
 // and the whole prefix through a hash, so any bookkeeping mistake changes the output.
 type toy struct {
-	v     int
-	steps int // Step calls, over all sessions
-	rows  int // rows stepped
+	v        int
+	steps    int // Step calls, over all sessions
+	rows     int // rows stepped
+	releases int // Release calls, over all sessions
 }
 
 type toySession struct {
-	m      *toy
-	src    [][]int
-	prefix [][]int // per row: source index, then tokens fed
-	out    []float32
+	m        *toy
+	src      [][]int
+	prefix   [][]int // per row: source index, then tokens fed
+	out      []float32
+	released bool
 }
 
 func (m *toy) VocabSize() int { return m.v }
@@ -54,6 +56,9 @@ func (m *toy) logprobs(src []int, prefix []int) []float64 {
 }
 
 func (s *toySession) Step(tokens []int) ([]float32, error) {
+	if s.released {
+		return nil, errors.New("Step after Release")
+	}
 	if len(tokens) != len(s.prefix) {
 		return nil, fmt.Errorf("%d tokens for %d rows", len(tokens), len(s.prefix))
 	}
@@ -67,6 +72,15 @@ func (s *toySession) Step(tokens []int) ([]float32, error) {
 		}
 	}
 	return s.out, nil
+}
+
+// Release counts the calls (decode.Releaser); a second one on the same session is a bug.
+func (s *toySession) Release() {
+	if s.released {
+		panic("Release twice")
+	}
+	s.released = true
+	s.m.releases++
 }
 
 func (s *toySession) Keep(idx []int) {
@@ -162,6 +176,22 @@ func TestGreedyAndBatching(t *testing.T) {
 	// sources × steps).
 	if !reflect.DeepEqual(all[0], all[3]) {
 		t.Error("equal sources decoded differently")
+	}
+}
+
+// Greedy and beam search release their session once, after its last step.
+func TestReleaseOnce(t *testing.T) {
+	for _, beam := range []int{1, 3} {
+		m := &toy{v: 6}
+		o := decode.Options{BOS: bos, EOS: eos, MaxLenA: 2, MaxLenB: 3, Beam: beam}
+		for call := 1; call <= 2; call++ {
+			if _, err := decode.Generate(m, [][]int{{3}, {4, 4}}, o); err != nil {
+				t.Fatal(beam, err)
+			}
+			if m.releases != call {
+				t.Fatalf("beam %d: %d releases after %d searches", beam, m.releases, call)
+			}
+		}
 	}
 }
 
