@@ -84,24 +84,23 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		speed = 100
 	}
 	speedSrc := o.Src[:min(speed, len(o.Src))]
-	// timeIt fills in ms's speed figures.
-	timeIt := func(what string, ms *Measure) error {
-		enc, step, err := m.Latency(speedSrc)
+	// timeIt measures mod's speed figures.
+	timeIt := func(mod *Model) (ms Measure, err error) {
+		enc, step, err := mod.Latency(speedSrc)
 		if err != nil {
-			return err
+			return ms, err
 		}
 		ms.EncoderMs, ms.StepMs = msOf(enc), msOf(step)
 		b1 := DefaultOptions()
 		b1.BatchSize = 1
-		_, st, err := m.Translate(speedSrc, b1)
+		_, st, err := mod.Translate(speedSrc, b1)
 		if err != nil {
-			return err
+			return ms, err
 		}
 		ms.TokensPerS = st.TokensPerSecond()
-		logf("%s: encoder %.2f ms, decoder step %.3f ms, greedy batch 1 %.0f tokens/s\n", what, ms.EncoderMs, ms.StepMs, ms.TokensPerS)
-		return nil
+		return ms, nil
 	}
-	measure := func(what string, withSpeed bool) (Measure, error) {
+	measure := func(what string) (Measure, error) {
 		var ms Measure
 		e, err := m.Evaluate(o.Src, o.Ref, DefaultOptions())
 		if err != nil {
@@ -109,12 +108,9 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 		}
 		ms.BLEU, ms.CHRF = e.BLEU.Score, e.CHRF.Score
 		logf("%s: BLEU %.2f, chrF %.2f\n", what, ms.BLEU, ms.CHRF)
-		if withSpeed {
-			return ms, timeIt(what, &ms)
-		}
 		return ms, nil
 	}
-	if r.Float, err = measure("float32", true); err != nil {
+	if r.Float, err = measure("float32"); err != nil {
 		return r, err
 	}
 	if fi, err := os.Stat(filepath.Join(dir, ckpt.WeightsFile)); err == nil {
@@ -156,7 +152,7 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 	}
 	r.Scheme, r.Skipped = o.Quant.Scheme, skipped
 	logf("quantized %s\n", quant.Describe(entries))
-	if r.Quantized, err = measure(string(o.Quant.Scheme), false); err != nil {
+	if r.Quantized, err = measure(string(o.Quant.Scheme)); err != nil {
 		return r, err
 	}
 
@@ -166,14 +162,38 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 			return r, err
 		}
 		// Some weights went back to float: the final model's quality is measured anew.
-		if r.Quantized, err = measure(string(o.Quant.Scheme)+" (final)", false); err != nil {
+		if r.Quantized, err = measure(string(o.Quant.Scheme)+" (final)"); err != nil {
 			return r, err
 		}
 	}
 	r.Weights = entries
-	if err := timeIt(string(o.Quant.Scheme), &r.Quantized); err != nil {
+
+	// Speed: the float model (loaded again) and the quantized one take turns, speedRounds
+	// rounds, and each figure is the median of its rounds. Timed one after the other, the two
+	// would meet different hosts: on a shared machine the float model's batch-1 decoding,
+	// bound by reading its weights, wanders by 30% and more from minute to minute.
+	fm, err := Load(dir)
+	if err != nil {
 		return r, err
 	}
+	var fl, ql []Measure
+	for round := 1; round <= speedRounds; round++ {
+		for _, t := range []struct {
+			what string
+			mod  *Model
+			ms   *[]Measure
+		}{{"float32", fm, &fl}, {string(o.Quant.Scheme), m, &ql}} {
+			ms, err := timeIt(t.mod)
+			if err != nil {
+				return r, err
+			}
+			*t.ms = append(*t.ms, ms)
+			logf("%s (round %d of %d): encoder %.2f ms, decoder step %.3f ms, greedy batch 1 %.0f tokens/s\n",
+				t.what, round, speedRounds, ms.EncoderMs, ms.StepMs, ms.TokensPerS)
+		}
+	}
+	medianSpeed(&r.Float, fl)
+	medianSpeed(&r.Quantized, ql)
 	r.Slower = r.Quantized.TokensPerS < r.Float.TokensPerS
 
 	meta := map[string]string{"task": "translation", "quantization_scheme": string(o.Quant.Scheme),
@@ -190,7 +210,7 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 // fallBack measures, for each quantized weight, the BLEU regained by keeping it alone in
 // float, then restores weights in that order until the drop is within o.MaxDrop.
 func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.Entry, byName map[string]nn.NamedParam,
-	orig map[string]*tensor.Tensor, measure func(string, bool) (Measure, error), logf func(string, ...any)) ([]quant.Entry, error) {
+	orig map[string]*tensor.Tensor, measure func(string) (Measure, error), logf func(string, ...any)) ([]quant.Entry, error) {
 	type saved struct {
 		value  *tensor.Tensor
 		kernel ag.WeightKernel
@@ -215,7 +235,7 @@ func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.E
 	gain := map[string]float64{}
 	for _, e := range entries {
 		toFloat(e.Name)
-		ms, err := measure("  "+e.Name+" in float", false)
+		ms, err := measure("  "+e.Name+" in float")
 		toQuant(e.Name)
 		if err != nil {
 			return nil, err
@@ -229,7 +249,7 @@ func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.E
 		toFloat(e.Name)
 		kept[e.Name] = true
 		r.KeptFloat = append(r.KeptFloat, e.Name)
-		ms, err := measure(fmt.Sprintf("  %d weights in float", len(kept)), false)
+		ms, err := measure(fmt.Sprintf("  %d weights in float", len(kept)))
 		if err != nil {
 			return nil, err
 		}
@@ -280,4 +300,22 @@ func (r QuantizeReport) String() string {
 			"WARNING: it is smaller, not faster; keep the float32 model where speed matters.\n", r.Scheme, q.TokensPerS, f.TokensPerS)
 	}
 	return s
+}
+
+// speedRounds is how many times Quantize times the float and the quantized model, in turn.
+const speedRounds = 3
+
+// medianSpeed sets ms's speed figures to the medians of the rounds', each figure on its own.
+func medianSpeed(ms *Measure, rounds []Measure) {
+	med := func(get func(Measure) float64) float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	ms.EncoderMs = med(func(m Measure) float64 { return m.EncoderMs })
+	ms.StepMs = med(func(m Measure) float64 { return m.StepMs })
+	ms.TokensPerS = med(func(m Measure) float64 { return m.TokensPerS })
 }
