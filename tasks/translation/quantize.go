@@ -162,7 +162,7 @@ func Quantize(dir, out string, o QuantizeOptions) (QuantizeReport, error) {
 			return r, err
 		}
 		// Some weights went back to float: the final model's quality is measured anew.
-		if r.Quantized, err = measure(string(o.Quant.Scheme)+" (final)"); err != nil {
+		if r.Quantized, err = measure(string(o.Quant.Scheme) + " (final)"); err != nil {
 			return r, err
 		}
 	}
@@ -235,7 +235,7 @@ func (r *QuantizeReport) fallBack(m *Model, o QuantizeOptions, entries []quant.E
 	gain := map[string]float64{}
 	for _, e := range entries {
 		toFloat(e.Name)
-		ms, err := measure("  "+e.Name+" in float")
+		ms, err := measure("  " + e.Name + " in float")
 		toQuant(e.Name)
 		if err != nil {
 			return nil, err
