@@ -12,7 +12,14 @@ import (
 // strided outputs and accumulation, against float32 arithmetic on its dequantized weights.
 func TestKernelsMulT(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
-	const out, in = 40, 64
+	// 768 inputs: w4 decodes through q8's lane kernels (a multiple of 256 inputs), 42 rows
+	// leave two for the one-row kernels.
+	for _, sh := range [][2]int{{40, 64}, {42, 768}} {
+		testKernelsMulT(t, r, sh[0], sh[1])
+	}
+}
+
+func testKernelsMulT(t *testing.T, r *rand.Rand, out, in int) {
 	w := make([]float32, out*in)
 	for i := range w {
 		w[i] = float32(r.NormFloat64() * 0.1)
@@ -27,7 +34,7 @@ func TestKernelsMulT(t *testing.T) {
 			for i := range x {
 				x[i] = float32(r.NormFloat64())
 			}
-			const ldy = out + 3
+			ldy := out + 3
 			for _, beta := range []float32{0, 1} {
 				y := make([]float32, n*ldy)
 				want := make([]float32, n*ldy)

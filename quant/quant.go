@@ -401,15 +401,17 @@ func (k *int8Kernel) Encode(name string, w *safetensors.Writer) (string, error) 
 type blockKernel struct {
 	q8      []q8.BlockQ8_0
 	q4      []q8.BlockQ4_0
-	d       []float32 // the blocks' scales as float32, which the block products read
+	d       []float32      // Q8_0: the blocks' scales as float32, which the block products read
+	m4      *q8.Q4_0Matrix // Q4_0: the blocks prepared for the products
 	out, in int
 	group   int
 }
 
-// setScales fills d from the blocks; every constructor calls it once the blocks are set.
+// setScales prepares the blocks for the products; every constructor calls it once the blocks
+// are set.
 func (k *blockKernel) setScales() {
 	if k.q4 != nil {
-		k.d = q8.ScalesQ4_0(k.q4)
+		k.m4 = q8.NewQ4_0Matrix(k.q4, k.out, k.in)
 	} else {
 		k.d = q8.ScalesQ8_0(k.q8)
 	}
@@ -499,7 +501,7 @@ func (k *blockKernel) MulT(y []float32, ldy int, x []float32, n int, beta float3
 	t := getScratch(n * k.out)
 	defer scratch.Put(t)
 	if k.q4 != nil {
-		q8.MatMulQ4_0(*t, x[:n*k.in], n, k.q4, k.d, k.out, k.in)
+		k.m4.MatMul(*t, x[:n*k.in], n)
 	} else {
 		q8.MatMulQ8_0(*t, x[:n*k.in], n, k.q8, k.d, k.out, k.in)
 	}

@@ -33,7 +33,7 @@ func genQ8Gemm(ctx *build.Context) {
 		genQ8Tile(ctx, mr)
 	}
 	q8MaskMem = laneMaskTable(ctx, "q8Mask", 8)
-	q4LevelsMem = q4LevelTable(ctx)
+	q4LevelsMem = q4LevelTable(ctx, "q4Levels")
 	for mr := 1; mr <= 2; mr++ {
 		genQ8TileAVX2(ctx, mr)
 	}
@@ -196,8 +196,8 @@ var q8MaskMem Mem
 // floats in one step, the −8 included.
 var q4LevelsMem Mem
 
-func q4LevelTable(ctx *build.Context) Mem {
-	m := ctx.StaticGlobal("q4Levels")
+func q4LevelTable(ctx *build.Context, name string) Mem {
+	m := ctx.StaticGlobal(name)
 	ctx.DataAttributes(attr.RODATA | attr.NOPTR)
 	for q := 0; q < 16; q++ {
 		ctx.AppendDatum(U32(math.Float32bits(float32(q - 8))))

@@ -13,6 +13,7 @@ func init() {
 	if unsafe.Sizeof(BlockQ4_0{}) != BlockQ4_0Bytes || unsafe.Sizeof(BlockQ8_0{}) != BlockQ8_0Bytes {
 		panic("q8: block structs are not ggml's packed layout")
 	}
+	q4LanesDot1, q4LanesDot4 = q40LanesDot1AVX512, q40LanesDot4AVX512
 	q4Impl.Add(cpu.AVX512, func(y, x []float32, m int, w []BlockQ4_0, d []float32, out, in int) {
 		blockMatMul(q40Dot1AVX512, q40Dot4AVX512, y, x, m, unsafe.Pointer(&w[0]), BlockQ4_0Bytes, d, out, in)
 	})
