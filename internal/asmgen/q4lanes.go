@@ -35,8 +35,7 @@ func genQ4Lanes(ctx *build.Context) {
 	}
 }
 
-// genQ4LanesDot: rows weight rows against one transposed row of x. With one row, four
-// partial sums (positions t mod 4) keep four FMA chains in flight, as four rows do.
+// genQ4LanesDot: rows weight rows against one transposed row of x.
 func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 	name := fmt.Sprintf("q40LanesDot%dAVX512", rows)
 	c.Function(name)
@@ -62,10 +61,13 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	levels := z(31)
 	acc := func(r int) VecPhysical { return z(r) }
-	parts := 4 / rows // partial sums per row
-	bs := func(r, t int) VecPhysical { return z(4 + r*parts + t%parts) }
-	dv := func(r int) VecPhysical { return z(8 + r) }
-	xv := z(12)
+	// Partial sums per row (positions t mod parts): enough FMA chains in flight to cover the
+	// FMA latency, four for zmm; ymm FMAs issue two a cycle where zmm ones issue one (Zen 4),
+	// so the 8-lane group keeps twice as many.
+	parts := func(lanes int) int { return 4 / rows * (16 / lanes) }
+	bs := func(r, t, lanes int) VecPhysical { return z(4 + r*parts(lanes) + t%parts(lanes)) }
+	dv := func(r int) VecPhysical { return z(12 + r) }
+	xv := z(24)
 	idx := func(r int) VecPhysical { return z(16 + r) }
 	wv := func(r int) VecPhysical { return z(20 + r) }
 	for r := 0; r < rows; r++ {
@@ -89,8 +91,8 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 		}
 		chunk := 4 * lanes // bytes of one chunk: four bytes a lane
 		for r := 0; r < rows; r++ {
-			for p := 0; p < parts; p++ {
-				c.VPXORD(v(bs(r, p)), v(bs(r, p)), v(bs(r, p)))
+			for p := 0; p < parts(lanes); p++ {
+				c.VPXORD(v(bs(r, p, lanes)), v(bs(r, p, lanes)), v(bs(r, p, lanes)))
 			}
 		}
 		for L := 0; L < 4; L++ {
@@ -108,7 +110,7 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 							c.VPSRLD(U8(4*n), dv(r).AsY(), idx(r).AsY())
 						}
 						c.VPERMI2PS(levelsHi, levels.AsY(), idx(r).AsY()) // q − 8, in place of the index
-						c.VFMADD231PS(xv.AsY(), idx(r).AsY(), bs(r, t).AsY())
+						c.VFMADD231PS(xv.AsY(), idx(r).AsY(), bs(r, t, lanes).AsY())
 						continue
 					}
 					ix := dv(r)
@@ -117,14 +119,14 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 						ix = idx(r)
 					}
 					c.VPERMPS(levels, ix, wv(r)) // q − 8 of position t, lane by lane
-					c.VFMADD231PS(xv, wv(r), bs(r, t))
+					c.VFMADD231PS(xv, wv(r), bs(r, t, lanes))
 				}
 			}
 		}
 		for r := 0; r < rows; r++ {
-			s := bs(r, 0)
-			for p := 1; p < parts; p++ {
-				c.VADDPS(v(bs(r, p)), v(s), v(s))
+			s := bs(r, 0, lanes)
+			for p := 1; p < parts(lanes); p++ {
+				c.VADDPS(v(bs(r, p, lanes)), v(s), v(s))
 			}
 			if lanes == 16 {
 				c.VFMADD231PS(Mem{Base: dr[r]}, s, acc(r)) // += d ⊙ block sums
@@ -156,7 +158,7 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 	out := RDI
 	c.Load(c.Param("out"), out)
 	for r := 0; r < rows; r++ {
-		q8hreduce(c, true, c.VADDPS, acc(r), z(13), false) // (VEX: a register below 16)
+		q8hreduce(c, true, c.VADDPS, acc(r), z(4), false) // (VEX: a register below 16)
 		c.VMOVSS(acc(r).AsX(), Mem{Base: out, Disp: 4 * r})
 	}
 	c.VZEROUPPER()

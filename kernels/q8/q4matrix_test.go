@@ -1,6 +1,7 @@
 package q8
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -88,20 +89,34 @@ func TestPackQ4Lanes(t *testing.T) {
 	}
 }
 
-// BenchmarkQ4_0Matrix is BenchmarkMatMulQ4_0 through the lane layout where the processor has
-// it (a decoder step's 768→3072 product, one row, one thread).
+// BenchmarkQ4_0Matrix compares, one row and one thread, the block kernels (ggml layout) with
+// Q4_0Matrix (the lane layout where the processor has it) on decoder-step products: BERT-base's
+// 768→3072 and a 256-wide model's FC1 and 8,000-word output layer (rows of 8 blocks, the
+// 8-lane path only).
 func BenchmarkQ4_0Matrix(b *testing.B) {
-	const m, out, in = 1, 3072, 768
-	r := rand.New(rand.NewPCG(1, 1))
-	x, wf := randRow(r, m*in, 1), randRow(r, out*in, 0.1)
-	q4 := make([]BlockQ4_0, out*in/32)
-	QuantizeRowQ4_0(q4, wf)
-	w := NewQ4_0Matrix(q4, out, in)
-	y := make([]float32, m*out)
 	defer kernels.SetThreads(kernels.SetThreads(1))
-	b.SetBytes(int64(len(q4) * BlockQ4_0Bytes))
-	for b.Loop() {
-		w.MatMul(y, x, m)
+	for _, sh := range [][2]int{{3072, 768}, {1024, 256}, {8000, 256}} {
+		out, in := sh[0], sh[1]
+		r := rand.New(rand.NewPCG(1, 1))
+		x, wf := randRow(r, in, 1), randRow(r, out*in, 0.1)
+		q4 := make([]BlockQ4_0, out*in/32)
+		QuantizeRowQ4_0(q4, wf)
+		w := NewQ4_0Matrix(q4, out, in)
+		y := make([]float32, out)
+		for _, v := range []struct {
+			name string
+			f    func()
+		}{
+			{"blocks", func() { MatMulQ4_0(y, x, 1, q4, w.D, out, in) }},
+			{"matrix", func() { w.MatMul(y, x, 1) }},
+		} {
+			b.Run(fmt.Sprintf("%s/1x%dx%d", v.name, in, out), func(b *testing.B) {
+				b.SetBytes(int64(len(q4) * BlockQ4_0Bytes))
+				for b.Loop() {
+					v.f()
+				}
+				b.ReportMetric(2*float64(out*in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
-	b.ReportMetric(2*m*out*in*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
