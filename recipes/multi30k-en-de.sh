@@ -7,9 +7,9 @@
 #
 # 1. train (2 threads): a unigram tokenizer of 8,000 tokens on both languages, then the
 #    model of recipes/multi30k-en-de.json for its time budget (57 minutes of training, the
-#    evaluations included: greedy BLEU on the 1,014 validation sentences every 400 steps, with
-#    the weights' moving average, ema_decay 0.99; the tokenizer and the final evaluation take
-#    the rest of the hour); the best checkpoint by validation BLEU is kept;
+#    evaluations included: beam-4 BLEU on the 1,014 validation sentences every 400 steps,
+#    with the weights' moving average, ema_decay 0.99; the tokenizer and the final evaluation
+#    take the rest of the hour); the best checkpoint by validation BLEU is kept;
 # 2. evaluate it on the 1,014 validation sentences: BLEU and chrF (sacreBLEU 2.x defaults,
 #    cased, detokenized), greedy and beam 4, and the decoding speed at batch 1 and batch 32
 #    on one thread;
