@@ -39,10 +39,6 @@ func NewQ4_0Matrix(w []BlockQ4_0, out, in int) *Q4_0Matrix {
 	return m
 }
 
-// Bytes is the memory the matrix holds beyond its blocks: the float32 scales and the lane
-// layout's nibbles.
-func (w *Q4_0Matrix) Bytes() int { return 4*len(w.D) + len(w.lanes) }
-
 // MatMul computes y = x·Wᵀ for m rows of x (m, in): MatMulQ4_0, through the lane kernels
 // where the matrix has their layout. Results agree with the dequantized float product to
 // rounding.
