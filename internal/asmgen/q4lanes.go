@@ -45,19 +45,12 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 		"in the lane layout at w + r·stride (stride = 16·nb bytes), its nb scales at d + r·stride/4,",
 		"x transposed at xt; groups groups of 16 blocks, then one of 8 when tail is 1.")
 	xp, stride, ng, tmp := RSI, RDX, RCX, RDI
-	wr := []GPPhysical{RAX, R10, R11, R12}
-	dr := []GPPhysical{R8, R9, RBX, R13}
 	c.Load(c.Param("xt"), xp)
-	c.Load(c.Param("w"), wr[0])
 	c.Load(c.Param("stride"), stride)
-	c.Load(c.Param("d"), dr[0])
 	c.Load(c.Param("groups"), ng)
 	c.MOVQ(stride, tmp)
 	c.SHRQ(U8(2), tmp) // the scales' row stride: 4·nb bytes
-	for r := 1; r < rows; r++ {
-		c.LEAQ(Mem{Base: wr[r-1], Index: stride, Scale: 1}, wr[r])
-		c.LEAQ(Mem{Base: dr[r-1], Index: tmp, Scale: 1}, dr[r])
-	}
+	wr, dr := blockRowPointers(c, rows, stride, tmp)
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	levels := z(31)
 	acc := func(r int) VecPhysical { return z(r) }

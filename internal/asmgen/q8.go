@@ -131,19 +131,12 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	c.Doc(fmt.Sprintf("%s sets out[r] = Σ_b d_rb·Σ_t v_rbt·x[32b+t] for r < %d: weight row r is nb", name, rows),
 		fmt.Sprintf("%d-byte ggml blocks at w + r·stride, its scales nb float32 at d + r·nb (the blocks' own d are not read).", bsize))
 	xp, nb, stride, dstride := RSI, RCX, RDX, RDI
-	wr := []GPPhysical{RAX, R10, R11, R12}
-	dr := []GPPhysical{R8, R9, RBX, R13}
 	c.Load(c.Param("x"), xp)
-	c.Load(c.Param("w"), wr[0])
 	c.Load(c.Param("stride"), stride)
-	c.Load(c.Param("d"), dr[0])
 	c.Load(c.Param("nb"), nb)
 	c.MOVQ(nb, dstride)
 	c.SHLQ(U8(2), dstride)
-	for r := 1; r < rows; r++ {
-		c.LEAQ(Mem{Base: wr[r-1], Index: stride, Scale: 1}, wr[r])
-		c.LEAQ(Mem{Base: dr[r-1], Index: dstride, Scale: 1}, dr[r])
-	}
+	wr, dr := blockRowPointers(c, rows, stride, dstride)
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	for r := 0; r < rows; r++ {
 		c.VPXORD(z(r), z(r), z(r))
@@ -187,6 +180,20 @@ func genBlockDot(c *build.Context, rows int, q4 bool) {
 	}
 	c.VZEROUPPER()
 	c.RET()
+}
+
+// blockRowPointers loads the parameters w and d, the first row's weights and scales, into
+// the registers of rows rows and sets the others: row r's weights stride bytes after row
+// r−1's, its scales dstride bytes after.
+func blockRowPointers(c *build.Context, rows int, stride, dstride GPPhysical) (wr, dr []GPPhysical) {
+	wr, dr = []GPPhysical{RAX, R10, R11, R12}[:rows], []GPPhysical{R8, R9, RBX, R13}[:rows]
+	c.Load(c.Param("w"), wr[0])
+	c.Load(c.Param("d"), dr[0])
+	for r := 1; r < rows; r++ {
+		c.LEAQ(Mem{Base: wr[r-1], Index: stride, Scale: 1}, wr[r])
+		c.LEAQ(Mem{Base: dr[r-1], Index: dstride, Scale: 1}, dr[r])
+	}
+	return wr, dr
 }
 
 var q8MaskMem Mem

@@ -1676,12 +1676,12 @@ dequantRowAVX512_done:
 // Requires: AVX, AVX512F
 TEXT ·q40Dot1AVX512(SB), NOSPLIT, $0-48
 	MOVQ    x+0(FP), SI
-	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    d+24(FP), R8
 	MOVQ    nb+32(FP), CX
 	MOVQ    CX, DI
 	SHLQ    $0x02, DI
+	MOVQ    w+8(FP), AX
+	MOVQ    d+24(FP), R8
 	VPXORD  Z0, Z0, Z0
 	VMOVUPS q4Levels<>+0(SB), Z7
 	TESTQ   CX, CX
@@ -1721,12 +1721,12 @@ q40Dot1AVX512_done:
 // Requires: AVX, AVX512F
 TEXT ·q80Dot1AVX512(SB), NOSPLIT, $0-48
 	MOVQ   x+0(FP), SI
-	MOVQ   w+8(FP), AX
 	MOVQ   stride+16(FP), DX
-	MOVQ   d+24(FP), R8
 	MOVQ   nb+32(FP), CX
 	MOVQ   CX, DI
 	SHLQ   $0x02, DI
+	MOVQ   w+8(FP), AX
+	MOVQ   d+24(FP), R8
 	VPXORD Z0, Z0, Z0
 	TESTQ  CX, CX
 	JZ     q80Dot1AVX512_done
@@ -1765,12 +1765,12 @@ q80Dot1AVX512_done:
 // Requires: AVX, AVX512F
 TEXT ·q40Dot4AVX512(SB), NOSPLIT, $0-48
 	MOVQ    x+0(FP), SI
-	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    d+24(FP), R8
 	MOVQ    nb+32(FP), CX
 	MOVQ    CX, DI
 	SHLQ    $0x02, DI
+	MOVQ    w+8(FP), AX
+	MOVQ    d+24(FP), R8
 	LEAQ    (AX)(DX*1), R10
 	LEAQ    (R8)(DI*1), R9
 	LEAQ    (R10)(DX*1), R11
@@ -1873,12 +1873,12 @@ q40Dot4AVX512_done:
 // Requires: AVX, AVX512F
 TEXT ·q80Dot4AVX512(SB), NOSPLIT, $0-48
 	MOVQ   x+0(FP), SI
-	MOVQ   w+8(FP), AX
 	MOVQ   stride+16(FP), DX
-	MOVQ   d+24(FP), R8
 	MOVQ   nb+32(FP), CX
 	MOVQ   CX, DI
 	SHLQ   $0x02, DI
+	MOVQ   w+8(FP), AX
+	MOVQ   d+24(FP), R8
 	LEAQ   (AX)(DX*1), R10
 	LEAQ   (R8)(DI*1), R9
 	LEAQ   (R10)(DX*1), R11

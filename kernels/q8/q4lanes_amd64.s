@@ -26,12 +26,12 @@ GLOBL q4LevelsLanes<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, AVX512F, AVX512VL, FMA3
 TEXT ·q40LanesDot1AVX512(SB), NOSPLIT, $0-56
 	MOVQ    xt+0(FP), SI
-	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    d+24(FP), R8
 	MOVQ    groups+32(FP), CX
 	MOVQ    DX, DI
 	SHRQ    $0x02, DI
+	MOVQ    w+8(FP), AX
+	MOVQ    d+24(FP), R8
 	VPXORD  Z0, Z0, Z0
 	VMOVUPS q4LevelsLanes<>+0(SB), Z31
 	VMOVUPS q4LevelsLanes<>+32(SB), Y30
@@ -356,12 +356,12 @@ q40LanesDot1AVX512_end:
 // Requires: AVX, AVX2, AVX512F, AVX512VL, FMA3
 TEXT ·q40LanesDot4AVX512(SB), NOSPLIT, $0-56
 	MOVQ    xt+0(FP), SI
-	MOVQ    w+8(FP), AX
 	MOVQ    stride+16(FP), DX
-	MOVQ    d+24(FP), R8
 	MOVQ    groups+32(FP), CX
 	MOVQ    DX, DI
 	SHRQ    $0x02, DI
+	MOVQ    w+8(FP), AX
+	MOVQ    d+24(FP), R8
 	LEAQ    (AX)(DX*1), R10
 	LEAQ    (R8)(DI*1), R9
 	LEAQ    (R10)(DX*1), R11
