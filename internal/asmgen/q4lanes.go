@@ -23,8 +23,8 @@ import (
 // A row of nb blocks (nb a multiple of 8) is nb/16 groups of 16 blocks, then one group of 8
 // when nb is odd in eights, 16 bytes a block in both: a group of 16 is four 64-byte chunks, the
 // dword of lane i in chunk L holding positions 8L … 8L+7 of block i, position 8L+n in bits
-// 4n … 4n+3; a group of 8 is four 32-byte chunks of eight dwords. The scales of a row are nb
-// float32 in block order.
+// 4n … 4n+3; a group of 8 is four 32-byte chunks of eight dwords, read two at a time. The
+// scales of a row are nb float32 in block order.
 
 func init() { register("q4lanes", "q8", genQ4Lanes) }
 
@@ -54,11 +54,10 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 	z := func(i int) VecPhysical { return q8zmm[i] }
 	levels := z(31)
 	acc := func(r int) VecPhysical { return z(r) }
-	// Partial sums per row (positions t mod parts): enough FMA chains in flight to cover the
-	// FMA latency, four for zmm; ymm FMAs issue two a cycle where zmm ones issue one (Zen 4),
-	// so the 8-lane group keeps twice as many.
-	parts := func(lanes int) int { return 4 / rows * (16 / lanes) }
-	bs := func(r, t, lanes int) VecPhysical { return z(4 + r*parts(lanes) + t%parts(lanes)) }
+	// Partial sums per row (positions t mod parts): four FMA chains in flight cover the FMA
+	// latency.
+	parts := 4 / rows
+	bs := func(r, t int) VecPhysical { return z(4 + r*parts + t%parts) }
 	dv := func(r int) VecPhysical { return z(12 + r) }
 	xv := z(24)
 	idx := func(r int) VecPhysical { return z(16 + r) }
@@ -67,69 +66,53 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 		c.VPXORD(acc(r), acc(r), acc(r))
 	}
 	c.VMOVUPS(levelsMem, levels)
-	// A ymm VPERMPS reads 3 index bits (8 entries): the group of 8 looks its nibbles up with
-	// VPERMI2PS, whose 4th index bit picks the second table, levels 8…15.
-	levelsHi := z(30).AsY()
-	hi := levelsMem
-	hi.Disp += 32
-	c.VMOVUPS(hi, levelsHi)
 
-	// group emits one group's products: lanes 16 (zmm) or 8 (ymm).
+	// group emits one group's products, 16 blocks or 8. Each step loads 64 bytes of a row:
+	// one chunk of a group of 16, two chunks of a group of 8, whose upper lanes then hold
+	// the same blocks at positions 8 further on (x_T is laid out to match, see lanesX); the
+	// two halves of the sums are added at the end. Every operation is a zmm one: a ymm
+	// VPERMPS reads only 3 index bits.
 	group := func(lanes int) {
-		v := func(x VecPhysical) Register {
-			if lanes == 8 {
-				return x.AsY()
-			}
-			return x
-		}
-		chunk := 4 * lanes // bytes of one chunk: four bytes a lane
+		steps := 4 * lanes / 16 // 64-byte loads per row
 		for r := 0; r < rows; r++ {
-			for p := 0; p < parts(lanes); p++ {
-				c.VPXORD(v(bs(r, p, lanes)), v(bs(r, p, lanes)), v(bs(r, p, lanes)))
+			for p := 0; p < parts; p++ {
+				c.VPXORD(bs(r, p), bs(r, p), bs(r, p))
 			}
 		}
-		for L := 0; L < 4; L++ {
+		for L := 0; L < steps; L++ {
 			for r := 0; r < rows; r++ {
-				c.VMOVDQU32(Mem{Base: wr[r], Disp: L * chunk}, v(dv(r)))
+				c.VMOVDQU32(Mem{Base: wr[r], Disp: 64 * L}, dv(r))
 			}
 			for n := 0; n < 8; n++ {
 				t := 8*L + n
-				c.VMOVUPS(Mem{Base: xp, Disp: 4 * lanes * t}, v(xv))
+				c.VMOVUPS(Mem{Base: xp, Disp: 64 * t}, xv)
 				for r := 0; r < rows; r++ {
-					if lanes == 8 {
-						if n == 0 {
-							c.VMOVDQA32(dv(r).AsY(), idx(r).AsY())
-						} else {
-							c.VPSRLD(U8(4*n), dv(r).AsY(), idx(r).AsY())
-						}
-						c.VPERMI2PS(levelsHi, levels.AsY(), idx(r).AsY()) // q − 8, in place of the index
-						c.VFMADD231PS(xv.AsY(), idx(r).AsY(), bs(r, t, lanes).AsY())
-						continue
-					}
 					ix := dv(r)
 					if n > 0 {
 						c.VPSRLD(U8(4*n), dv(r), idx(r))
 						ix = idx(r)
 					}
-					c.VPERMPS(levels, ix, wv(r)) // q − 8 of position t, lane by lane
-					c.VFMADD231PS(xv, wv(r), bs(r, t, lanes))
+					c.VPERMPS(levels, ix, wv(r)) // q − 8, lane by lane
+					c.VFMADD231PS(xv, wv(r), bs(r, t))
 				}
 			}
 		}
 		for r := 0; r < rows; r++ {
-			s := bs(r, 0, lanes)
-			for p := 1; p < parts(lanes); p++ {
-				c.VADDPS(v(bs(r, p, lanes)), v(s), v(s))
+			s := bs(r, 0)
+			for p := 1; p < parts; p++ {
+				c.VADDPS(bs(r, p), s, s)
 			}
 			if lanes == 16 {
 				c.VFMADD231PS(Mem{Base: dr[r]}, s, acc(r)) // += d ⊙ block sums
 			} else {
-				// The ymm result zeroes the upper lanes of the zmm it writes, so the
-				// tail is scaled apart and added whole.
+				// Fold the upper half (positions 8…15 and 24…31) onto the lower; the
+				// ymm results zero the upper lanes, so the scaled sums add whole.
+				c.VEXTRACTF64X4(U8(1), s, idx(r).AsY())
+				c.VADDPS(idx(r).AsY(), s.AsY(), s.AsY())
 				c.VMULPS(Mem{Base: dr[r]}, s.AsY(), s.AsY())
 				c.VADDPS(s, acc(r), acc(r))
 			}
-			c.ADDQ(U32(4*chunk), wr[r])
+			c.ADDQ(U32(64*steps), wr[r])
 			c.ADDQ(U8(4*lanes), dr[r])
 		}
 		c.ADDQ(U32(4*lanes*32), xp)

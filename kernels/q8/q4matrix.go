@@ -103,13 +103,20 @@ func packQ4Lanes(w []BlockQ4_0, out, in int) []uint8 {
 }
 
 // lanesX writes a row of x (nb blocks of 32 values) in the order the lane kernels read it:
-// per group, position t of the group's blocks side by side (dst[32·g0 + t·lanes + i] =
-// x[32·(g0+i) + t]).
+// per group, 32 vectors of 16 values. In a group of 16, vector t holds position t of the
+// group's blocks (dst[32·g0 + 16t + i] = x[32·(g0+i) + t]). A group of 8 is read two chunks
+// at a time, so its vector 8P+n holds position 16P+n of the 8 blocks in its lower half and
+// position 16P+8+n in its upper half.
 func lanesX(dst, x []float32, nb int) {
 	laneGroups(nb, func(g0, lanes int) {
 		for i := 0; i < lanes; i++ {
 			for t, v := range x[(g0+i)*BlockSize : (g0+i+1)*BlockSize] {
-				dst[g0*BlockSize+t*lanes+i] = v
+				o := 16*t + i
+				if lanes == 8 {
+					P, half, n := t/16, t/8%2, t%8
+					o = 16*(8*P+n) + 8*half + i
+				}
+				dst[g0*BlockSize+o] = v
 			}
 		}
 	})
