@@ -133,10 +133,7 @@ func genQ4LanesDot(c *build.Context, rows int, levelsMem Mem) {
 	c.Label(name + "_end")
 	out := RDI
 	c.Load(c.Param("out"), out)
-	for r := 0; r < rows; r++ {
-		q8hreduce(c, true, c.VADDPS, acc(r), z(4), false) // (VEX: a register below 16)
-		c.VMOVSS(acc(r).AsX(), Mem{Base: out, Disp: 4 * r})
-	}
+	storeRowSums(c, q8zmm[:rows], z(4), Mem{Base: out})
 	c.VZEROUPPER()
 	c.RET()
 }

@@ -986,37 +986,21 @@ q40LanesDot4AVX512_end:
 	VADDPS        Y4, Y0, Y0
 	VEXTRACTF128  $0x01, Y0, X4
 	VADDPS        X4, X0, X0
-	VPSHUFD       $0x4e, X0, X4
-	VADDPS        X4, X0, X0
-	VPSHUFD       $0xb1, X0, X4
-	VADDPS        X4, X0, X0
-	VMOVSS        X0, (DI)
 	VEXTRACTF64X4 $0x01, Z1, Y4
 	VADDPS        Y4, Y1, Y1
 	VEXTRACTF128  $0x01, Y1, X4
 	VADDPS        X4, X1, X1
-	VPSHUFD       $0x4e, X1, X4
-	VADDPS        X4, X1, X1
-	VPSHUFD       $0xb1, X1, X4
-	VADDPS        X4, X1, X1
-	VMOVSS        X1, 4(DI)
 	VEXTRACTF64X4 $0x01, Z2, Y4
 	VADDPS        Y4, Y2, Y2
 	VEXTRACTF128  $0x01, Y2, X4
 	VADDPS        X4, X2, X2
-	VPSHUFD       $0x4e, X2, X4
-	VADDPS        X4, X2, X2
-	VPSHUFD       $0xb1, X2, X4
-	VADDPS        X4, X2, X2
-	VMOVSS        X2, 8(DI)
 	VEXTRACTF64X4 $0x01, Z3, Y4
 	VADDPS        Y4, Y3, Y3
 	VEXTRACTF128  $0x01, Y3, X4
 	VADDPS        X4, X3, X3
-	VPSHUFD       $0x4e, X3, X4
-	VADDPS        X4, X3, X3
-	VPSHUFD       $0xb1, X3, X4
-	VADDPS        X4, X3, X3
-	VMOVSS        X3, 12(DI)
+	VHADDPS       X1, X0, X0
+	VHADDPS       X3, X2, X2
+	VHADDPS       X2, X0, X0
+	VMOVUPS       X0, (DI)
 	VZEROUPPER
 	RET
