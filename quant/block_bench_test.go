@@ -10,11 +10,12 @@ import (
 
 // BenchmarkBlockMulT compares, at several row counts, the block kernels (a row of x at a
 // time, the weights dequantized in registers) with dequantizing the weight whole for the
-// float32 GEMM (blockRowsGemm decides between them), for w4 and w8 at BERT-base shapes.
+// float32 GEMM (blockRowsGemm decides between them), for w4 and w8 at BERT-base shapes and
+// those of a 256-wide model (the Multi30k recipe's).
 func BenchmarkBlockMulT(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range []Scheme{W4, W8} {
-		for _, sz := range [][2]int{{768, 3072}, {3072, 768}} {
+		for _, sz := range [][2]int{{768, 3072}, {3072, 768}, {256, 256}, {1024, 256}} {
 			out, in := sz[0], sz[1]
 			w := make([]float32, out*in)
 			for i := range w {
@@ -24,7 +25,7 @@ func BenchmarkBlockMulT(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, n := range []int{1, 4, 8, 13, 32, 128} {
+			for _, n := range []int{1, 4, 6, 8, 10, 13, 16, 32, 128} {
 				x := make([]float32, n*in)
 				for i := range x {
 					x[i] = float32(r.NormFloat64())
