@@ -69,8 +69,9 @@ becomes d*ema + (1-d)*param; evaluations, model.pt and the final decoding use th
 weights, while training goes on with the raw ones.
 
 Differences from the Go run, by necessity:
-  * model selection: the Go trainer evaluates every eval_every steps by greedy-decoding the
-    first eval_sentences validation sentences and keeps the best BLEU; Python cannot compute
+  * model selection: the Go trainer evaluates every eval_every steps by decoding the first
+    eval_sentences validation sentences (greedy, or beam search of eval_beam; the recipe
+    uses 4) and keeps the best BLEU; Python cannot compute
     BLEU here, so it keeps the lowest validation loss (label-smoothed cross-entropy, no
     dropout, over the whole validation set, batched by the same Batcher). Patience counts
     evaluations without a lower loss. Validation loss is far cheaper than decoding 300
