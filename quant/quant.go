@@ -407,9 +407,9 @@ type blockKernel struct {
 	group   int
 }
 
-// setScales prepares the blocks for the products; every constructor calls it once the blocks
+// prepare prepares the blocks for the products; every constructor calls it once the blocks
 // are set.
-func (k *blockKernel) setScales() {
+func (k *blockKernel) prepare() {
 	if k.q4 != nil {
 		k.m4 = q8.NewQ4_0Matrix(k.q4, k.out, k.in)
 	} else {
@@ -435,7 +435,7 @@ func (k *blockKernel) quantize(w, deq []float32) {
 			}
 		}
 	}
-	k.setScales()
+	k.prepare()
 }
 
 func (k *blockKernel) format() string {

@@ -227,7 +227,7 @@ func (s *source) decode(name, format string) (k kernel, deq []float32, out, in i
 		if err := finite(deq); err != nil {
 			return nil, nil, 0, 0, err
 		}
-		bk.setScales()
+		bk.prepare()
 		return bk, deq, out, in, nil
 	case "q8_0g64", "q8_0g128", "q4_0g64", "q4_0g128":
 		return s.decodeGroups(name, format)
@@ -305,7 +305,7 @@ func (s *source) decodeGroups(name, format string) (k kernel, deq []float32, out
 			q8.DequantizeRowQ8_0(deq[j*in:(j+1)*in], bk.q8[j*nb:(j+1)*nb])
 		}
 	}
-	bk.setScales()
+	bk.prepare()
 	return bk, deq, out, in, nil
 }
 
