@@ -25,7 +25,7 @@ func BenchmarkBlockMulT(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, n := range []int{1, 4, 6, 8, 10, 13, 16, 32, 128} {
+			for _, n := range []int{1, 4, 6, 7, 8, 10, 13, 16, 32, 128} {
 				x := make([]float32, n*in)
 				for i := range x {
 					x[i] = float32(r.NormFloat64())

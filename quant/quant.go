@@ -468,8 +468,11 @@ func (k *blockKernel) bytes() int {
 // blockRowsGemm is the number of input rows from which a block weight is dequantized for the
 // float32 GEMM: the block kernels work a row of x at a time, which wins when the weights'
 // bytes are the cost (decoding) and loses when rows can share them. (A variable so that the
-// benchmark can compare the two ways.)
-var blockRowsGemm = 6
+// benchmark can compare the two ways.) BenchmarkBlockMulT, w4, one thread, with the lane
+// kernels: at 6 and 7 rows the row kernels win at every shape; at 8, 256×256 goes 6% faster
+// through the GEMM and 1024×256 4% slower (BERT's 768×3072: 30% slower), beyond that the
+// 256-wide shapes gain from the GEMM.
+var blockRowsGemm = 8
 
 // blockPanelRows is the number of weight rows dequantized at a time on the GEMM path: a
 // panel of 64 rows (192 KiB at 768 inputs) stays in L2 between being written and being
