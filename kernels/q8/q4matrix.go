@@ -3,9 +3,9 @@ package q8
 import (
 	"encoding/binary"
 	"sync"
+	"unsafe"
 
 	"github.com/optiformer/optiformer/internal/cpu"
-	"github.com/optiformer/optiformer/kernels"
 )
 
 // Q4_0Matrix is a Q4_0 weight (out×in, ggml blocks row after row) prepared for products:
@@ -126,7 +126,6 @@ var lanesScratch sync.Pool // of *[]float32: transposed rows of x
 
 func (w *Q4_0Matrix) lanesMatMul(y, x []float32, m int) {
 	in, out, nb := w.In, w.Out, w.In/BlockSize
-	stride, groups, tail := nb*16, nb/16, nb%16/8
 	buf, _ := lanesScratch.Get().(*[]float32)
 	if buf == nil || cap(*buf) < m*in {
 		b := make([]float32, m*in)
@@ -137,20 +136,11 @@ func (w *Q4_0Matrix) lanesMatMul(y, x []float32, m int) {
 	for i := 0; i < m; i++ {
 		lanesX(xt[i*in:(i+1)*in], x[i*in:(i+1)*in], nb)
 	}
-	kernels.ParallelFor((out+3)/4, max(1, 64/m), func(lo, hi int) {
-		for g := lo; g < hi; g++ {
-			j := 4 * g
-			rows := min(4, out-j)
-			for i := 0; i < m; i++ {
-				xp, yr := &xt[i*in], y[i*out+j:i*out+j+rows]
-				if rows == 4 {
-					q4LanesDot4(xp, &w.lanes[j*stride], stride, &w.D[j*nb], groups, tail, &yr[0])
-					continue
-				}
-				for r := range yr {
-					q4LanesDot1(xp, &w.lanes[(j+r)*stride], stride, &w.D[(j+r)*nb], groups, tail, &yr[r])
-				}
-			}
+	// The lane kernels, as block kernels of 16-byte blocks for the shared driver.
+	lanes := func(dot laneDotFn) dotFn {
+		return func(x *float32, w *uint8, stride int, d *float32, nb int, out *float32) {
+			dot(x, w, stride, d, nb/16, nb%16/8, out)
 		}
-	})
+	}
+	blockMatMul(lanes(q4LanesDot1), lanes(q4LanesDot4), y, xt, m, unsafe.Pointer(&w.lanes[0]), 16, w.D, out, in)
 }
