@@ -32,6 +32,7 @@ var (
 	addConstImpl  = cpu.NewFamily("addconst", AddConstRef[float32])
 	indexAbove    = cpu.NewFamily("indexabove", IndexAboveRef[float32])
 	reluImpl      = cpu.NewFamily("relu", ReLURef)
+	reluBackward  = cpu.NewFamily("relubackward", ReLUBackwardRef)
 	dotGather     = cpu.NewFamily("dotgather", DotGatherRef[float32])
 	axpyGather    = cpu.NewFamily("axpygather", AxpyGatherRef[float32])
 	layerNormImpl = cpu.NewFamily("layernorm", layerNormGeneric)
@@ -430,4 +431,15 @@ func ReLU(dst, src []float32) {
 		panic(fmt.Sprintf("kernels: ReLU: len(dst) = %d, len(src) = %d", len(dst), len(src)))
 	}
 	reluImpl.Get()(dst, src)
+}
+
+// ReLUBackward adds the gradient of ReLU at x into dx: dx[i] += dy[i] where x[i] > 0, and
+// also where x[i] is NaN (PyTorch's threshold_backward keeps the gradient there; at 0 and -0
+// it drops it). Where the gradient is dropped, +0 is added, as dx + (dy masked) would. It
+// panics unless the three lengths are equal.
+func ReLUBackward(dx, dy, x []float32) {
+	if len(dx) != len(x) || len(dy) != len(x) {
+		panic(fmt.Sprintf("kernels: ReLUBackward: len(dx) = %d, len(dy) = %d, len(x) = %d", len(dx), len(dy), len(x)))
+	}
+	reluBackward.Get()(dx, dy, x)
 }

@@ -87,6 +87,20 @@ func AxpyGatherRef[T Float](p, base []T, offs []int32, o []T) {
 	}
 }
 
+// ReLUBackwardRef is the plain reference for ReLUBackward, without a branch per element: the
+// mask is all ones when x's sign bit is clear and x is not ±0, or when x is NaN.
+func ReLUBackwardRef(dx, dy, x []float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	for i, v := range x {
+		b := int32(math.Float32bits(v))
+		mask := uint32((-b & ^b) >> 31)
+		if v != v { // rare: the branch is predicted
+			mask = ^uint32(0)
+		}
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & mask)
+	}
+}
+
 // ReLURef is the plain reference for ReLU, without a branch per element: the bits of x are
 // cleared when its sign bit is set, and a NaN of either sign is put back.
 func ReLURef(dst, src []float32) {

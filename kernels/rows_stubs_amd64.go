@@ -42,6 +42,10 @@ func axpyGatherAVX2(p []float32, base []float32, offs []int32, o []float32)
 // len(dst) ≥ len(src).
 func reluAVX2(dst []float32, src []float32)
 
+// reluBackwardAVX2 computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);
+// len(dx) and len(dy) ≥ len(x).
+func reluBackwardAVX2(dx []float32, dy []float32, x []float32)
+
 // addConstAVX2 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX2(dst []float32, src []float32, c float32)
 
@@ -91,6 +95,10 @@ func axpyGatherAVX512(p []float32, base []float32, offs []int32, o []float32)
 // reluAVX512 computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;
 // len(dst) ≥ len(src).
 func reluAVX512(dst []float32, src []float32)
+
+// reluBackwardAVX512 computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);
+// len(dx) and len(dy) ≥ len(x).
+func reluBackwardAVX512(dx []float32, dy []float32, x []float32)
 
 // addConstAVX512 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX512(dst []float32, src []float32, c float32)

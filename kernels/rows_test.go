@@ -779,6 +779,14 @@ func BenchmarkAxpy(b *testing.B) {
 	})
 }
 
+func BenchmarkReLUBackward(b *testing.B) {
+	benchRows(b, 16, func(n int) func() {
+		r := rand.New(rand.NewPCG(1, 2))
+		x, dy, dx := uniform(r, n, -1, 1), uniform(r, n, -1, 1), uniform(r, n, -1, 1)
+		return func() { ReLUBackward(dx, dy, x) }
+	})
+}
+
 func BenchmarkScale(b *testing.B) {
 	benchRows(b, 8, func(n int) func() {
 		x := uniform(rand.New(rand.NewPCG(1, 2)), n, -1, 1)
@@ -1151,6 +1159,45 @@ func TestGather(t *testing.T) {
 				}
 			}()
 			DotGather(make([]float32, 16), make([]float32, 20), []int32{5}, make([]float32, 1))
+		}()
+	})
+}
+
+func TestReLUBackward(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(13, 2))
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
+			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+		for _, n := range rowLengths() {
+			x, dy, dx := uniform(r, n, -5, 5), uniform(r, n, -1, 1), uniform(r, n, -1, 1)
+			for i := 0; i < n; i += 3 {
+				x[i] = special[(i/3)%len(special)]
+			}
+			for i := 1; i < n; i += 7 {
+				dx[i] = float32(math.Copysign(0, -1)) // -0 + a dropped gradient is +0
+			}
+			want := append([]float32(nil), dx...)
+			ReLUBackwardRef(want, dy, x)
+			for off := 0; off < rowOffsets; off++ {
+				gx, gy, gd := guarded(x, off), guarded(dy, (off+3)%rowOffsets), guarded(dx, (off+5)%rowOffsets)
+				reluBackward.Get()(gd.Data(), gy.Data(), gx.Data())
+				checkGuards(t, "reluBackward", gx, gy, gd)
+				checkUnchanged(t, "reluBackward", gx, x)
+				checkUnchanged(t, "reluBackward", gy, dy)
+				for i, g := range gd.Data() {
+					if math.Float32bits(g) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d off=%d: x=%v dy=%v dx=%v: got %v, want %v", n, off, x[i], dy[i], dx[i], g, want[i])
+					}
+				}
+			}
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("ReLUBackward accepted dy shorter than x")
+				}
+			}()
+			ReLUBackward(make([]float32, 4), make([]float32, 3), make([]float32, 4))
 		}()
 	})
 }

@@ -302,16 +302,5 @@ func activateBackward[T Float](x, dy, dx []T, act Activation) {
 func relu(dst, src []float32) { kernels.ReLU(dst, src[:len(dst)]) }
 
 // reluBackward32 adds dy where x > 0 or x is NaN (PyTorch's threshold_backward zeroes the
-// gradient only where x <= 0), without a branch per element (half would be mispredicted):
-// the sign of −b∧¬b is set exactly when b, the bits of x read as an int32, is positive.
-func reluBackward32(dx, dy, x []float32) {
-	dy, x = dy[:len(dx)], x[:len(dx)]
-	for i, v := range x {
-		b := int32(math.Float32bits(v))
-		mask := uint32((-b & ^b) >> 31)
-		if v != v {
-			mask = ^uint32(0)
-		}
-		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & mask)
-	}
-}
+// gradient at x ≤ 0 only): kernels.ReLUBackward.
+func reluBackward32(dx, dy, x []float32) { kernels.ReLUBackward(dx, dy[:len(dx)], x[:len(dx)]) }

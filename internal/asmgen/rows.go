@@ -168,6 +168,9 @@ func genRows(ctx *build.Context) {
 		genReLU(newRowFn(ctx, s, "relu", "func(dst, src []float32)",
 			"computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;",
 			"len(dst) ≥ len(src)."))
+		genReLUBackward(newRowFn(ctx, s, "reluBackward", "func(dx, dy, x []float32)",
+			"computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);",
+			"len(dx) and len(dy) ≥ len(x)."))
 		genAddConst(newRowFn(ctx, s, "addConst", "func(dst, src []float32, c float32)",
 			"computes dst[i] = src[i] + c; len(dst) ≥ len(src)."))
 		genLayerNorm(newRowFn(ctx, s, "layerNorm",
@@ -1111,6 +1114,38 @@ func genReLU(f *rowFn) {
 				c.VBLENDVPS(f.v(8+u), v, sgn, sgn)
 			}
 			f.store(sgn, f.elem(dst, u), t)
+		}
+	})
+	f.ret()
+}
+
+// genReLUBackward compares x with 0 "not less or equal, unordered" (x > 0 or NaN, predicate
+// 0x16), keeps dy under that mask and adds it to dx: the reference's dx + (dy & mask).
+func genReLUBackward(f *rowFn) {
+	c := f.ctx
+	dx, dy, x, n := RDI, RSI, RDX, RCX
+	c.Load(c.Param("dx").Base(), dx)
+	c.Load(c.Param("dy").Base(), dy)
+	c.Load(c.Param("x").Base(), x)
+	c.Load(c.Param("x").Len(), n)
+	zero := f.v(15)
+	c.VXORPS(zero.AsX(), zero.AsX(), zero.AsX())
+	f.loop(n, 4, f.v(14), func(us []int, t *rowTail) {
+		for _, u := range us {
+			v, m := f.v(u), f.v(4+u)
+			f.load(f.elem(x, u), v, t) // zero outside a tail: the mask is off there
+			if f.isa.wide {
+				c.VCMPPS(U8(0x16), zero, v, K2)
+				c.VMOVUPS_Z(f.elem(dy, u), K2, m)
+				f.load(f.elem(dx, u), v, t)
+				c.VADDPS(m, v, v)
+				f.store(v, f.elem(dx, u), t)
+			} else {
+				c.VCMPPS(U8(0x16), zero, v, m)
+				c.VANDPS(f.src(f.elem(dy, u), v, t), m, m)
+				c.VADDPS(f.src(f.elem(dx, u), v, t), m, m)
+				f.store(m, f.elem(dx, u), t)
+			}
 		}
 	})
 	f.ret()
