@@ -45,6 +45,43 @@ func (v *Var) grad() *tensor.Tensor {
 	return v.Grad
 }
 
+// freshGrad gives v, when it wants a gradient and has none yet, a buffer of unspecified
+// contents for a backward step to overwrite (it is v's first contribution), and returns it;
+// otherwise nil, and the step adds into gradIf(v) as usual.
+func freshGrad(v *Var) *tensor.Tensor {
+	if v == nil || !v.requires || v.Grad != nil {
+		return nil
+	}
+	v.Grad = tensor.Empty(v.Value.DType(), v.Value.Shape()...)
+	return v.Grad
+}
+
+// takeGrad hands out's gradient buffer over to x when x wants a gradient, has none yet, and
+// has out's shape and dtype, and returns it; otherwise nil. The buffer is out's alone and
+// dead once out's backward step is done (BackwardFrom would recycle it), so an element-wise
+// step can turn it into x's gradient in place instead of adding into a zeroed buffer.
+func takeGrad(out, x *Var) *tensor.Tensor {
+	g := out.Grad
+	if x == nil || x == out || !x.requires || x.Grad != nil || g == nil ||
+		x.Value.DType() != g.DType() || !g.IsContiguous() || !sameShape(x.Value.Shape(), g.Shape()) {
+		return nil
+	}
+	out.Grad, x.Grad = nil, g
+	return g
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // gradIf returns v's gradient buffer when v wants one, else nil (the ops then skip it).
 func gradIf(v *Var) *tensor.Tensor {
 	if v == nil || !v.requires {

@@ -48,13 +48,31 @@ func Linear(t *Tape, x *Var, w, bias *Param) *Var {
 		if bias != nil {
 			db = gradIf(&bias.Var)
 		}
-		ops.LinearBackward(x.Value, w.Value, out.Grad, gradIf(x), gradIf(&w.Var), db)
+		// First contributions overwrite fresh buffers (x's, and w's after ZeroGrad).
+		dx, dw := freshGrad(x), freshGrad(&w.Var)
+		setX, setW := dx != nil, dw != nil
+		if !setX {
+			dx = gradIf(x)
+		}
+		if !setW {
+			dw = gradIf(&w.Var)
+		}
+		ops.LinearBackwardSet(x.Value, w.Value, out.Grad, dx, dw, db, setX, setW)
 	}, x, &w.Var, bvar)
 }
 
 // Add is ops.Add (b may broadcast as a suffix of a's shape).
 func Add(t *Tape, a, b *Var) *Var {
 	return t.record(ops.Add(a.Value, b.Value), func(out *Var) {
+		// out's gradient becomes a's (or else b's, when b is not broadcast), the other adds it.
+		if g := takeGrad(out, a); g != nil {
+			ops.AddBackward(g, nil, gradIf(b)) // b may be a: g then doubles in place
+			return
+		}
+		if g := takeGrad(out, b); g != nil {
+			ops.AddBackward(g, gradIf(a), nil)
+			return
+		}
 		ops.AddBackward(out.Grad, gradIf(a), gradIf(b))
 	}, a, b)
 }
@@ -76,6 +94,10 @@ func Scale(t *Tape, x *Var, alpha float64) *Var {
 // Activate is ops.Activate.
 func Activate(t *Tape, x *Var, act ops.Activation) *Var {
 	return t.record(ops.Activate(x.Value, act), func(out *Var) {
+		if g := takeGrad(out, x); g != nil {
+			ops.ActivateGradInPlace(x.Value, g, act)
+			return
+		}
 		ops.ActivateBackward(x.Value, out.Grad, act, gradIf(x))
 	}, x)
 }
@@ -136,6 +158,10 @@ func Dropout(t *Tape, x *Var, p float64, rng *rand.Rand) *Var {
 	}
 	y, m := ops.Dropout(x.Value, p, rng)
 	return t.record(y, func(out *Var) {
+		if g := takeGrad(out, x); g != nil {
+			ops.DropoutGradInPlace(g, m)
+			return
+		}
 		ops.DropoutBackward(out.Grad, m, gradIf(x))
 	}, x)
 }

@@ -258,3 +258,48 @@ func TestGradLinearCatAndAttentionQKV(t *testing.T) {
 		}
 	}
 }
+
+// A backward step that is the first to reach an input hands it its output's gradient buffer
+// (element-wise ops) or overwrites a fresh one (Linear); later ones add. Each op here sees
+// its input both ways: used once, used again before it, used again after it, and twice by
+// the same Add.
+func TestGradFirstAndLaterContributions(t *testing.T) {
+	rng := func() *rand.Rand { return rand.New(rand.NewPCG(7, 7)) }
+	unary := map[string]func(tp *ag.Tape, x *ag.Var) *ag.Var{
+		"ReLU":    func(tp *ag.Tape, x *ag.Var) *ag.Var { return ag.Activate(tp, x, ops.ReLU) },
+		"GELU":    func(tp *ag.Tape, x *ag.Var) *ag.Var { return ag.Activate(tp, x, ops.GELU) },
+		"Dropout": func(tp *ag.Tape, x *ag.Var) *ag.Var { return ag.Dropout(tp, x, 0.3, rng()) },
+		"Scale":   func(tp *ag.Tape, x *ag.Var) *ag.Var { return ag.Scale(tp, x, -1.5) },
+	}
+	for name, f := range unary {
+		check(t, name+" then another use", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			y := f(tp, &p[0].Var)
+			return ag.Add(tp, y, ag.Mul(tp, &p[0].Var, &p[0].Var))
+		}, away(1, 3, 8))
+		check(t, "another use then "+name, func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			sq := ag.Mul(tp, &p[0].Var, &p[0].Var)
+			return ag.Add(tp, sq, f(tp, &p[0].Var))
+		}, away(2, 3, 8))
+		check(t, name+" of an intermediate", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+			h := ag.Linear(tp, &p[0].Var, p[1], nil)
+			return ag.Mul(tp, f(tp, h), h)
+		}, rnd(3, 2, 3, 4), rnd(4, 5, 4))
+	}
+	check(t, "Add(x, x)", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Mul(tp, ag.Add(tp, &p[0].Var, &p[0].Var), &p[1].Var)
+	}, rnd(5, 2, 3), rnd(6, 2, 3))
+	c := ag.NewVar(rnd(7, 2, 3))
+	check(t, "Add(constant, x)", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		return ag.Mul(tp, ag.Add(tp, c, &p[0].Var), &p[0].Var)
+	}, rnd(8, 2, 3))
+	check(t, "Add(x, broadcast b) used again", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		h := ag.Linear(tp, &p[0].Var, p[2], nil)
+		return ag.Mul(tp, ag.Add(tp, h, &p[1].Var), h)
+	}, rnd(9, 2, 3, 4), rnd(10, 3, 5), rnd(11, 5, 4))
+	check(t, "Linear: x and w each used twice", func(tp *ag.Tape, p []*ag.Param) *ag.Var {
+		a := ag.Linear(tp, &p[0].Var, p[1], p[3])
+		b := ag.Linear(tp, &p[0].Var, p[2], nil)
+		d := ag.Linear(tp, &p[4].Var, p[1], nil)
+		return ag.Add(tp, ag.Add(tp, ag.Mul(tp, a, b), d), a)
+	}, rnd(12, 3, 4), rnd(13, 5, 4), rnd(14, 5, 4), rnd(15, 5), rnd(16, 3, 4))
+}

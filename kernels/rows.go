@@ -33,6 +33,7 @@ var (
 	indexAbove    = cpu.NewFamily("indexabove", IndexAboveRef[float32])
 	reluImpl      = cpu.NewFamily("relu", ReLURef)
 	reluBackward  = cpu.NewFamily("relubackward", ReLUBackwardRef)
+	reluMask      = cpu.NewFamily("relumask", ReLUMaskRef)
 	dotGather     = cpu.NewFamily("dotgather", DotGatherRef[float32])
 	axpyGather    = cpu.NewFamily("axpygather", AxpyGatherRef[float32])
 	layerNormImpl = cpu.NewFamily("layernorm", layerNormGeneric)
@@ -442,4 +443,14 @@ func ReLUBackward(dx, dy, x []float32) {
 		panic(fmt.Sprintf("kernels: ReLUBackward: len(dx) = %d, len(dy) = %d, len(x) = %d", len(dx), len(dy), len(x)))
 	}
 	reluBackward.Get()(dx, dy, x)
+}
+
+// ReLUMask is ReLUBackward in place: g[i] stays where x[i] > 0 or x[i] is NaN and becomes +0
+// elsewhere (for a gradient buffer that becomes the input's gradient). It panics unless
+// len(g) == len(x).
+func ReLUMask(g, x []float32) {
+	if len(g) != len(x) {
+		panic(fmt.Sprintf("kernels: ReLUMask: len(g) = %d, len(x) = %d", len(g), len(x)))
+	}
+	reluMask.Get()(g, x)
 }

@@ -28,6 +28,8 @@ func init() {
 	reluImpl.Add(cpu.AVX512, reluAVX512)
 	reluBackward.Add(cpu.AVX2, reluBackwardAVX2)
 	reluBackward.Add(cpu.AVX512, reluBackwardAVX512)
+	reluMask.Add(cpu.AVX2, reluMaskAVX2)
+	reluMask.Add(cpu.AVX512, reluMaskAVX512)
 	// The gather kernels handle whole vectors only; other widths take the reference.
 	dotGather.Add(cpu.AVX2, wholeVectors(8, false, dotGatherAVX2, DotGatherRef[float32]))
 	dotGather.Add(cpu.AVX512, wholeVectors(16, false, dotGatherAVX512, DotGatherRef[float32]))

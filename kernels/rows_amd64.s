@@ -1949,6 +1949,72 @@ reluBackwardAVX2_done5:
 	VZEROUPPER
 	RET
 
+// func reluMaskAVX2(g []float32, x []float32)
+// Requires: AVX
+TEXT ·reluMaskAVX2(SB), NOSPLIT, $0-48
+	MOVQ   g_base+0(FP), DI
+	MOVQ   x_base+24(FP), DX
+	MOVQ   x_len+32(FP), CX
+	VXORPS X15, X15, X15
+	XORQ   AX, AX
+	MOVQ   CX, R10
+	ANDQ   $-32, R10
+	CMPQ   AX, R10
+	JAE    reluMaskAVX2_loopend2
+
+reluMaskAVX2_loop1:
+	VMOVUPS (DX)(AX*4), Y0
+	VCMPPS  $0x16, Y15, Y0, Y4
+	VANDPS  (DI)(AX*4), Y4, Y4
+	VMOVUPS Y4, (DI)(AX*4)
+	VMOVUPS 32(DX)(AX*4), Y1
+	VCMPPS  $0x16, Y15, Y1, Y5
+	VANDPS  32(DI)(AX*4), Y5, Y5
+	VMOVUPS Y5, 32(DI)(AX*4)
+	VMOVUPS 64(DX)(AX*4), Y2
+	VCMPPS  $0x16, Y15, Y2, Y6
+	VANDPS  64(DI)(AX*4), Y6, Y6
+	VMOVUPS Y6, 64(DI)(AX*4)
+	VMOVUPS 96(DX)(AX*4), Y3
+	VCMPPS  $0x16, Y15, Y3, Y7
+	VANDPS  96(DI)(AX*4), Y7, Y7
+	VMOVUPS Y7, 96(DI)(AX*4)
+	ADDQ    $0x00000020, AX
+	CMPQ    AX, R10
+	JB      reluMaskAVX2_loop1
+
+reluMaskAVX2_loopend2:
+	MOVQ CX, R10
+	ANDQ $-8, R10
+	CMPQ AX, R10
+	JAE  reluMaskAVX2_loopend4
+
+reluMaskAVX2_loop3:
+	VMOVUPS (DX)(AX*4), Y0
+	VCMPPS  $0x16, Y15, Y0, Y4
+	VANDPS  (DI)(AX*4), Y4, Y4
+	VMOVUPS Y4, (DI)(AX*4)
+	ADDQ    $0x00000008, AX
+	CMPQ    AX, R10
+	JB      reluMaskAVX2_loop3
+
+reluMaskAVX2_loopend4:
+	MOVQ       CX, R11
+	SUBQ       AX, R11
+	JZ         reluMaskAVX2_done5
+	NEGQ       R11
+	LEAQ       rowsMask<>+32(SB), R12
+	VMOVDQU    (R12)(R11*4), Y14
+	VMASKMOVPS (DX)(AX*4), Y14, Y0
+	VCMPPS     $0x16, Y15, Y0, Y4
+	VMASKMOVPS (DI)(AX*4), Y14, Y0
+	VANDPS     Y0, Y4, Y4
+	VMASKMOVPS Y4, Y14, (DI)(AX*4)
+
+reluMaskAVX2_done5:
+	VZEROUPPER
+	RET
+
 // func addConstAVX2(dst []float32, src []float32, c float32)
 // Requires: AVX
 TEXT ·addConstAVX2(SB), NOSPLIT, $0-52
@@ -4262,6 +4328,71 @@ reluBackwardAVX512_loopend4:
 	VMOVUPS   Z0, K1, (DI)(AX*4)
 
 reluBackwardAVX512_done5:
+	VZEROUPPER
+	RET
+
+// func reluMaskAVX512(g []float32, x []float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·reluMaskAVX512(SB), NOSPLIT, $0-48
+	MOVQ   g_base+0(FP), DI
+	MOVQ   x_base+24(FP), DX
+	MOVQ   x_len+32(FP), CX
+	VXORPS X15, X15, X15
+	XORQ   AX, AX
+	MOVQ   CX, R10
+	ANDQ   $-64, R10
+	CMPQ   AX, R10
+	JAE    reluMaskAVX512_loopend2
+
+reluMaskAVX512_loop1:
+	VMOVUPS   (DX)(AX*4), Z0
+	VCMPPS    $0x16, Z15, Z0, K2
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VMOVUPS   Z4, (DI)(AX*4)
+	VMOVUPS   64(DX)(AX*4), Z1
+	VCMPPS    $0x16, Z15, Z1, K2
+	VMOVUPS.Z 64(DI)(AX*4), K2, Z5
+	VMOVUPS   Z5, 64(DI)(AX*4)
+	VMOVUPS   128(DX)(AX*4), Z2
+	VCMPPS    $0x16, Z15, Z2, K2
+	VMOVUPS.Z 128(DI)(AX*4), K2, Z6
+	VMOVUPS   Z6, 128(DI)(AX*4)
+	VMOVUPS   192(DX)(AX*4), Z3
+	VCMPPS    $0x16, Z15, Z3, K2
+	VMOVUPS.Z 192(DI)(AX*4), K2, Z7
+	VMOVUPS   Z7, 192(DI)(AX*4)
+	ADDQ      $0x00000040, AX
+	CMPQ      AX, R10
+	JB        reluMaskAVX512_loop1
+
+reluMaskAVX512_loopend2:
+	MOVQ CX, R10
+	ANDQ $-16, R10
+	CMPQ AX, R10
+	JAE  reluMaskAVX512_loopend4
+
+reluMaskAVX512_loop3:
+	VMOVUPS   (DX)(AX*4), Z0
+	VCMPPS    $0x16, Z15, Z0, K2
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VMOVUPS   Z4, (DI)(AX*4)
+	ADDQ      $0x00000010, AX
+	CMPQ      AX, R10
+	JB        reluMaskAVX512_loop3
+
+reluMaskAVX512_loopend4:
+	MOVQ      CX, R11
+	SUBQ      AX, R11
+	JZ        reluMaskAVX512_done5
+	MOVL      $0xffffffff, R12
+	BZHIL     R11, R12, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (DX)(AX*4), K1, Z0
+	VCMPPS    $0x16, Z15, Z0, K2
+	VMOVUPS.Z (DI)(AX*4), K2, Z4
+	VMOVUPS   Z4, K1, (DI)(AX*4)
+
+reluMaskAVX512_done5:
 	VZEROUPPER
 	RET
 

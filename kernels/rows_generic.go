@@ -87,18 +87,30 @@ func AxpyGatherRef[T Float](p, base []T, offs []int32, o []T) {
 	}
 }
 
-// ReLUBackwardRef is the plain reference for ReLUBackward, without a branch per element: the
-// mask is all ones when x's sign bit is clear and x is not ±0, or when x is NaN.
+// ReLUBackwardRef is the plain reference for ReLUBackward, without a branch per element.
 func ReLUBackwardRef(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
 	for i, v := range x {
-		b := int32(math.Float32bits(v))
-		mask := uint32((-b & ^b) >> 31)
-		if v != v { // rare: the branch is predicted
-			mask = ^uint32(0)
-		}
-		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & mask)
+		dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & reluKeep(v))
 	}
+}
+
+// ReLUMaskRef is the plain reference for ReLUMask.
+func ReLUMaskRef(g, x []float32) {
+	g = g[:len(x)]
+	for i, v := range x {
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & reluKeep(v))
+	}
+}
+
+// reluKeep is all ones when x > 0 (sign bit clear, not ±0) or x is NaN, else 0.
+func reluKeep(v float32) uint32 {
+	b := int32(math.Float32bits(v))
+	mask := uint32((-b & ^b) >> 31)
+	if v != v { // rare: the branch is predicted
+		mask = ^uint32(0)
+	}
+	return mask
 }
 
 // ReLURef is the plain reference for ReLU, without a branch per element: the bits of x are

@@ -46,6 +46,10 @@ func reluAVX2(dst []float32, src []float32)
 // len(dx) and len(dy) ≥ len(x).
 func reluBackwardAVX2(dx []float32, dy []float32, x []float32)
 
+// reluMaskAVX2 keeps g[i] where x[i] > 0 or x[i] is NaN and sets it to +0 elsewhere (ReLU's
+// gradient in place); len(g) ≥ len(x).
+func reluMaskAVX2(g []float32, x []float32)
+
 // addConstAVX2 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX2(dst []float32, src []float32, c float32)
 
@@ -99,6 +103,10 @@ func reluAVX512(dst []float32, src []float32)
 // reluBackwardAVX512 computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);
 // len(dx) and len(dy) ≥ len(x).
 func reluBackwardAVX512(dx []float32, dy []float32, x []float32)
+
+// reluMaskAVX512 keeps g[i] where x[i] > 0 or x[i] is NaN and sets it to +0 elsewhere (ReLU's
+// gradient in place); len(g) ≥ len(x).
+func reluMaskAVX512(g []float32, x []float32)
 
 // addConstAVX512 computes dst[i] = src[i] + c; len(dst) ≥ len(src).
 func addConstAVX512(dst []float32, src []float32, c float32)

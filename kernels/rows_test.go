@@ -1202,6 +1202,39 @@ func TestReLUBackward(t *testing.T) {
 	})
 }
 
+func TestReLUMask(t *testing.T) {
+	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
+		r := rand.New(rand.NewPCG(13, 3))
+		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
+			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+		for _, n := range rowLengths() {
+			x, g := uniform(r, n, -5, 5), uniform(r, n, -1, 1)
+			for i := 0; i < n; i += 3 {
+				x[i] = special[(i/3)%len(special)]
+			}
+			want := append([]float32(nil), g...)
+			ReLUMaskRef(want, x)
+			for i, v := range x { // the reference against the definition
+				keep := v > 0 || v != v
+				if keep && math.Float32bits(want[i]) != math.Float32bits(g[i]) || !keep && math.Float32bits(want[i]) != 0 {
+					t.Fatalf("ReLUMaskRef: x=%v g=%v gives %v", v, g[i], want[i])
+				}
+			}
+			for off := 0; off < rowOffsets; off++ {
+				gx, gg := guarded(x, off), guarded(g, (off+5)%rowOffsets)
+				reluMask.Get()(gg.Data(), gx.Data())
+				checkGuards(t, "reluMask", gx, gg)
+				checkUnchanged(t, "reluMask", gx, x)
+				for i, v := range gg.Data() {
+					if math.Float32bits(v) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d off=%d: x=%v g=%v: got %v, want %v", n, off, x[i], g[i], v, want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
 func TestReLU(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
 		r := rand.New(rand.NewPCG(13, 1))

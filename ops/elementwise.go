@@ -278,22 +278,70 @@ func activateBackward[T Float](x, dy, dx []T, act Activation) {
 			}
 		}
 	case GELU:
-		// d/dx 0.5·x·(1+erf(x/√2)) = Φ(x) + x·φ(x)
 		for i, v := range x {
-			f := float64(v)
-			cdf := 0.5 * (1 + math.Erf(f/math.Sqrt2))
-			pdf := math.Exp(-0.5*f*f) / math.Sqrt(2*math.Pi)
-			dx[i] += dy[i] * T(cdf+f*pdf)
+			dx[i] += dy[i] * T(geluGrad(float64(v)))
 		}
 	case GELUTanh:
-		// u = √(2/π)(x + 0.044715x³): d/dx 0.5x(1+tanh u) = 0.5(1+tanh u) + 0.5x(1-tanh²u)·u'
-		const c = 0.7978845608028654 // √(2/π)
 		for i, v := range x {
-			f := float64(v)
-			u := c * (f + 0.044715*f*f*f)
-			th := math.Tanh(u)
-			du := c * (1 + 3*0.044715*f*f)
-			dx[i] += dy[i] * T(0.5*(1+th)+0.5*f*(1-th*th)*du)
+			dx[i] += dy[i] * T(geluTanhGrad(float64(v)))
+		}
+	}
+}
+
+// geluGrad is d/dx 0.5·x·(1+erf(x/√2)) = Φ(x) + x·φ(x).
+func geluGrad(f float64) float64 {
+	cdf := 0.5 * (1 + math.Erf(f/math.Sqrt2))
+	pdf := math.Exp(-0.5*f*f) / math.Sqrt(2*math.Pi)
+	return cdf + f*pdf
+}
+
+// geluTanhGrad is, with u = √(2/π)(x + 0.044715x³), d/dx 0.5x(1+tanh u) =
+// 0.5(1+tanh u) + 0.5x(1-tanh²u)·u'.
+func geluTanhGrad(f float64) float64 {
+	const c = 0.7978845608028654 // √(2/π)
+	u := c * (f + 0.044715*f*f*f)
+	th := math.Tanh(u)
+	du := c * (1 + 3*0.044715*f*f)
+	return 0.5*(1+th) + 0.5*f*(1-th*th)*du
+}
+
+// ActivateGradInPlace turns g, the gradient of act(x), into the gradient of x in place:
+// g·act'(x), as ActivateBackward would add it (a dropped ReLU gradient is +0 here).
+func ActivateGradInPlace(x, g *tensor.Tensor, act Activation) {
+	checkFloat("ActivateGradInPlace", x, g)
+	checkShape("ActivateGradInPlace", "g", g, x.Shape()...)
+	if !g.IsContiguous() {
+		panic("ops: ActivateGradInPlace: g is not contiguous")
+	}
+	if x.DType() == tensor.F32 {
+		xs, gs := vals[float32](contig(x)), vals[float32](g)
+		kernels.ParallelFor(len(xs), elementwiseGrain, func(lo, hi int) {
+			activateGradInPlace(xs[lo:hi], gs[lo:hi], act)
+		})
+		return
+	}
+	activateGradInPlace(vals[float64](contig(x)), vals[float64](g), act)
+}
+
+func activateGradInPlace[T Float](x, g []T, act Activation) {
+	switch act {
+	case ReLU:
+		if x32, ok := any(x).([]float32); ok {
+			kernels.ReLUMask(any(g).([]float32), x32)
+			return
+		}
+		for i, v := range x {
+			if !(v > 0 || v != v) {
+				g[i] = 0
+			}
+		}
+	case GELU:
+		for i, v := range x {
+			g[i] *= T(geluGrad(float64(v)))
+		}
+	case GELUTanh:
+		for i, v := range x {
+			g[i] *= T(geluTanhGrad(float64(v)))
 		}
 	}
 }

@@ -226,6 +226,27 @@ func DropoutBackward(dy *tensor.Tensor, m *DropoutMask, dx *tensor.Tensor) {
 	}
 }
 
+// DropoutGradInPlace turns g, the gradient of Dropout's output, into the gradient of its
+// input in place (g scaled where kept, 0 elsewhere). A nil mask leaves g as it is.
+func DropoutGradInPlace(g *tensor.Tensor, m *DropoutMask) {
+	checkFloat("DropoutGradInPlace", g)
+	if m == nil {
+		return
+	}
+	if len(m.Keep) != g.Len() || !g.IsContiguous() {
+		panic(fmt.Sprintf("ops: DropoutGradInPlace: mask of %d for %d elements (contiguous: %v)", len(m.Keep), g.Len(), g.IsContiguous()))
+	}
+	if g.DType() == tensor.F32 {
+		v := vals[float32](g)
+		kernels.ParallelFor(len(v), elementwiseGrain, func(lo, hi int) {
+			applyMask(v[lo:hi], v[lo:hi], &DropoutMask{Keep: m.Keep[lo:hi], Scale: m.Scale})
+		})
+	} else {
+		v := vals[float64](g)
+		applyMask(v, v, m)
+	}
+}
+
 func addMasked[T Float](dx, dy []T, m *DropoutMask) {
 	s := T(m.Scale)
 	keep := m.Keep[:len(dy)]

@@ -211,6 +211,24 @@ func linear[T Float](xt, wt, bt *tensor.Tensor, packed *kernels.PackedB, yt *ten
 // LinearBackward adds the gradients of y = Linear(x, w, bias) into dx, dw and dbias (each
 // may be nil): dx = dy·w, dw = dyᵀ·x, dbias = Σ over rows of dy.
 func LinearBackward(x, w, dy, dx, dw, dbias *tensor.Tensor) {
+	linearBackwardBeta(x, w, dy, dx, dw, dbias, 1, 1)
+}
+
+// LinearBackwardSet is LinearBackward with dx (when setX) and dw (when setW) overwritten
+// instead of added to: they may hold anything (storage from tensor.Empty), which saves
+// zeroing them first and reading them back in the products. dbias is added to.
+func LinearBackwardSet(x, w, dy, dx, dw, dbias *tensor.Tensor, setX, setW bool) {
+	bx, bw := 1.0, 1.0
+	if setX {
+		bx = 0
+	}
+	if setW {
+		bw = 0
+	}
+	linearBackwardBeta(x, w, dy, dx, dw, dbias, bx, bw)
+}
+
+func linearBackwardBeta(x, w, dy, dx, dw, dbias *tensor.Tensor, betaX, betaW float64) {
 	checkFloat("LinearBackward", x, w, dy, dx, dw, dbias)
 	out, in := w.Dim(0), w.Dim(1)
 	n := x.Len() / max(1, in)
@@ -221,19 +239,19 @@ func LinearBackward(x, w, dy, dx, dw, dbias *tensor.Tensor) {
 		panic(fmt.Sprintf("ops: LinearBackward: dy has shape %v for x %v and weight %v", dy.Shape(), x.Shape(), w.Shape()))
 	}
 	if x.DType() == tensor.F32 {
-		linearBackward[float32](contig(x), contig(w), contig(dy), dx, dw, dbias, n, in, out)
+		linearBackward[float32](contig(x), contig(w), contig(dy), dx, dw, dbias, n, in, out, float32(betaX), float32(betaW))
 	} else {
-		linearBackward[float64](contig(x), contig(w), contig(dy), dx, dw, dbias, n, in, out)
+		linearBackward[float64](contig(x), contig(w), contig(dy), dx, dw, dbias, n, in, out, betaX, betaW)
 	}
 }
 
-func linearBackward[T Float](xt, wt, dyt, dxt, dwt, dbt *tensor.Tensor, n, in, out int) {
+func linearBackward[T Float](xt, wt, dyt, dxt, dwt, dbt *tensor.Tensor, n, in, out int, betaX, betaW T) {
 	x, w, dy := vals[T](xt), vals[T](wt), vals[T](dyt)
 	if dxt != nil {
-		gemm(false, false, n, in, out, 1, dy, out, w, in, 1, vals[T](dxt), in)
+		gemm(false, false, n, in, out, 1, dy, out, w, in, betaX, vals[T](dxt), in)
 	}
 	if dwt != nil {
-		gemm(true, false, out, in, n, 1, dy, out, x, in, 1, vals[T](dwt), in)
+		gemm(true, false, out, in, n, 1, dy, out, x, in, betaW, vals[T](dwt), in)
 	}
 	if dbt != nil {
 		sumRows(dy, vals[T](dbt), n, out)

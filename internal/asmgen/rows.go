@@ -171,6 +171,9 @@ func genRows(ctx *build.Context) {
 		genReLUBackward(newRowFn(ctx, s, "reluBackward", "func(dx, dy, x []float32)",
 			"computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);",
 			"len(dx) and len(dy) ≥ len(x)."))
+		genReLUMask(newRowFn(ctx, s, "reluMask", "func(g, x []float32)",
+			"keeps g[i] where x[i] > 0 or x[i] is NaN and sets it to +0 elsewhere (ReLU's",
+			"gradient in place); len(g) ≥ len(x)."))
 		genAddConst(newRowFn(ctx, s, "addConst", "func(dst, src []float32, c float32)",
 			"computes dst[i] = src[i] + c; len(dst) ≥ len(src)."))
 		genLayerNorm(newRowFn(ctx, s, "layerNorm",
@@ -1146,6 +1149,32 @@ func genReLUBackward(f *rowFn) {
 				c.VADDPS(f.src(f.elem(dx, u), v, t), m, m)
 				f.store(m, f.elem(dx, u), t)
 			}
+		}
+	})
+	f.ret()
+}
+
+// genReLUMask is genReLUBackward writing the masked gradient over g instead of adding it.
+func genReLUMask(f *rowFn) {
+	c := f.ctx
+	g, x, n := RDI, RDX, RCX
+	c.Load(c.Param("g").Base(), g)
+	c.Load(c.Param("x").Base(), x)
+	c.Load(c.Param("x").Len(), n)
+	zero := f.v(15)
+	c.VXORPS(zero.AsX(), zero.AsX(), zero.AsX())
+	f.loop(n, 4, f.v(14), func(us []int, t *rowTail) {
+		for _, u := range us {
+			v, m := f.v(u), f.v(4+u)
+			f.load(f.elem(x, u), v, t)
+			if f.isa.wide {
+				c.VCMPPS(U8(0x16), zero, v, K2)
+				c.VMOVUPS_Z(f.elem(g, u), K2, m)
+			} else {
+				c.VCMPPS(U8(0x16), zero, v, m)
+				c.VANDPS(f.src(f.elem(g, u), v, t), m, m)
+			}
+			f.store(m, f.elem(g, u), t)
 		}
 	})
 	f.ret()
