@@ -10,6 +10,7 @@ package ag
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/optiformer/optiformer/kernels"
 	"github.com/optiformer/optiformer/ops"
@@ -63,23 +64,11 @@ func freshGrad(v *Var) *tensor.Tensor {
 func takeGrad(out, x *Var) *tensor.Tensor {
 	g := out.Grad
 	if x == nil || x == out || !x.requires || x.Grad != nil || g == nil ||
-		x.Value.DType() != g.DType() || !g.IsContiguous() || !sameShape(x.Value.Shape(), g.Shape()) {
+		x.Value.DType() != g.DType() || !g.IsContiguous() || !slices.Equal(x.Value.Shape(), g.Shape()) {
 		return nil
 	}
 	out.Grad, x.Grad = nil, g
 	return g
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // gradIf returns v's gradient buffer when v wants one, else nil (the ops then skip it).

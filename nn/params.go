@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func Load(m any, src Source, o LoadOptions) error {
 			e.Other = append(e.Other, fmt.Sprintf("%s: %v", n, err))
 			continue
 		}
-		if ts, ps := t.Shape(), p.Param.Value.Shape(); !sameShape(ts, ps) {
+		if ts, ps := t.Shape(), p.Param.Value.Shape(); !slices.Equal(ts, ps) {
 			e.Mismatch = append(e.Mismatch, fmt.Sprintf("%s: checkpoint %v, model %v", n, ts, ps))
 			continue
 		}
@@ -174,18 +175,6 @@ func Load(m any, src Source, o LoadOptions) error {
 		p.Changed()
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func containsPrefix(list []string, prefix string) bool {

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/optiformer/optiformer/kernels"
@@ -131,7 +132,7 @@ func (e *EMA) SetState(s State) error {
 			if t == nil {
 				return fmt.Errorf("optim: state has no average of %s", p.Name)
 			}
-			if !sameShape(t.Shape(), p.Param.Value.Shape()) {
+			if !slices.Equal(t.Shape(), p.Param.Value.Shape()) {
 				return fmt.Errorf("optim: average of %s has shape %v, the parameter %v", p.Name, t.Shape(), p.Param.Value.Shape())
 			}
 			shadow[i] = t.To(p.Param.Value.DType())

@@ -6,6 +6,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -205,7 +206,7 @@ func (a *Adam) SetState(s State) error {
 			continue
 		}
 		for _, t := range []*tensor.Tensor{mt, vt} {
-			if !sameShape(t.Shape(), p.Param.Value.Shape()) {
+			if !slices.Equal(t.Shape(), p.Param.Value.Shape()) {
 				return fmt.Errorf("optim: state of %s has shape %v, the parameter %v", p.Name, t.Shape(), p.Param.Value.Shape())
 			}
 		}
@@ -217,18 +218,6 @@ func (a *Adam) SetState(s State) error {
 	}
 	a.m, a.v, a.step = m, v, s.Step
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // SGD is torch.optim.SGD with momentum (dampening 0), optional Nesterov momentum and L2
@@ -336,7 +325,7 @@ func (s *SGD) SetState(st State) error {
 		if t == nil {
 			continue
 		}
-		if !sameShape(t.Shape(), p.Param.Value.Shape()) {
+		if !slices.Equal(t.Shape(), p.Param.Value.Shape()) {
 			return fmt.Errorf("optim: state of %s has shape %v, the parameter %v", p.Name, t.Shape(), p.Param.Value.Shape())
 		}
 		buf[i] = t.To(p.Param.Value.DType())
