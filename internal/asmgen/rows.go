@@ -168,10 +168,10 @@ func genRows(ctx *build.Context) {
 		genReLU(newRowFn(ctx, s, "relu", "func(dst, src []float32)",
 			"computes dst[i] = max(src[i], 0): negatives and -0 give +0, NaN stays NaN;",
 			"len(dst) ≥ len(src)."))
-		genReLUBackward(newRowFn(ctx, s, "reluBackward", "func(dx, dy, x []float32)",
+		genReLUGrad(newRowFn(ctx, s, "reluBackward", "func(dx, dy, x []float32)",
 			"computes dx[i] += dy[i] where x[i] > 0 or x[i] is NaN (adding +0 elsewhere);",
 			"len(dx) and len(dy) ≥ len(x)."))
-		genReLUMask(newRowFn(ctx, s, "reluMask", "func(g, x []float32)",
+		genReLUGrad(newRowFn(ctx, s, "reluMask", "func(g, x []float32)",
 			"keeps g[i] where x[i] > 0 or x[i] is NaN and sets it to +0 elsewhere (ReLU's",
 			"gradient in place); len(g) ≥ len(x)."))
 		genAddConst(newRowFn(ctx, s, "addConst", "func(dst, src []float32, c float32)",
@@ -1122,13 +1122,21 @@ func genReLU(f *rowFn) {
 	f.ret()
 }
 
-// genReLUBackward compares x with 0 "not less or equal, unordered" (x > 0 or NaN, predicate
-// 0x16), keeps dy under that mask and adds it to dx: the reference's dx + (dy & mask).
-func genReLUBackward(f *rowFn) {
+// genReLUGrad compares x with 0 "not less or equal, unordered" (x > 0 or NaN, predicate
+// 0x16) and keeps the gradient under that mask: reluBackward (the parameters dx, dy, x) adds
+// it to dx, the reference's dx + (dy & mask); reluMask (g, x) writes it over g.
+func genReLUGrad(f *rowFn) {
 	c := f.ctx
-	dx, dy, x, n := RDI, RSI, RDX, RCX
-	c.Load(c.Param("dx").Base(), dx)
-	c.Load(c.Param("dy").Base(), dy)
+	add := f.stem == "reluBackward"
+	dst, x, n := RDI, RDX, RCX
+	src := dst
+	if add {
+		src = RSI
+		c.Load(c.Param("dx").Base(), dst)
+		c.Load(c.Param("dy").Base(), src)
+	} else {
+		c.Load(c.Param("g").Base(), dst)
+	}
 	c.Load(c.Param("x").Base(), x)
 	c.Load(c.Param("x").Len(), n)
 	zero := f.v(15)
@@ -1139,42 +1147,19 @@ func genReLUBackward(f *rowFn) {
 			f.load(f.elem(x, u), v, t) // zero outside a tail: the mask is off there
 			if f.isa.wide {
 				c.VCMPPS(U8(0x16), zero, v, K2)
-				c.VMOVUPS_Z(f.elem(dy, u), K2, m)
-				f.load(f.elem(dx, u), v, t)
-				c.VADDPS(m, v, v)
-				f.store(v, f.elem(dx, u), t)
+				c.VMOVUPS_Z(f.elem(src, u), K2, m)
+				if add {
+					f.load(f.elem(dst, u), v, t)
+					c.VADDPS(m, v, m)
+				}
 			} else {
 				c.VCMPPS(U8(0x16), zero, v, m)
-				c.VANDPS(f.src(f.elem(dy, u), v, t), m, m)
-				c.VADDPS(f.src(f.elem(dx, u), v, t), m, m)
-				f.store(m, f.elem(dx, u), t)
+				c.VANDPS(f.src(f.elem(src, u), v, t), m, m)
+				if add {
+					c.VADDPS(f.src(f.elem(dst, u), v, t), m, m)
+				}
 			}
-		}
-	})
-	f.ret()
-}
-
-// genReLUMask is genReLUBackward writing the masked gradient over g instead of adding it.
-func genReLUMask(f *rowFn) {
-	c := f.ctx
-	g, x, n := RDI, RDX, RCX
-	c.Load(c.Param("g").Base(), g)
-	c.Load(c.Param("x").Base(), x)
-	c.Load(c.Param("x").Len(), n)
-	zero := f.v(15)
-	c.VXORPS(zero.AsX(), zero.AsX(), zero.AsX())
-	f.loop(n, 4, f.v(14), func(us []int, t *rowTail) {
-		for _, u := range us {
-			v, m := f.v(u), f.v(4+u)
-			f.load(f.elem(x, u), v, t)
-			if f.isa.wide {
-				c.VCMPPS(U8(0x16), zero, v, K2)
-				c.VMOVUPS_Z(f.elem(g, u), K2, m)
-			} else {
-				c.VCMPPS(U8(0x16), zero, v, m)
-				c.VANDPS(f.src(f.elem(g, u), v, t), m, m)
-			}
-			f.store(m, f.elem(g, u), t)
+			f.store(m, f.elem(dst, u), t)
 		}
 	})
 	f.ret()
