@@ -46,15 +46,18 @@ func (v *Var) grad() *tensor.Tensor {
 	return v.Grad
 }
 
-// freshGrad gives v, when it wants a gradient and has none yet, a buffer of unspecified
-// contents for a backward step to overwrite (it is v's first contribution), and returns it;
-// otherwise nil, and the step adds into gradIf(v) as usual.
-func freshGrad(v *Var) *tensor.Tensor {
-	if v == nil || !v.requires || v.Grad != nil {
-		return nil
+// gradFor returns v's gradient buffer for a backward step, or nil when v wants none; fresh
+// says the buffer is new, of unspecified contents, for the step to overwrite (it is v's first
+// contribution) rather than add into.
+func gradFor(v *Var) (g *tensor.Tensor, fresh bool) {
+	if v == nil || !v.requires {
+		return nil, false
+	}
+	if v.Grad != nil {
+		return v.Grad, false
 	}
 	v.Grad = tensor.Empty(v.Value.DType(), v.Value.Shape()...)
-	return v.Grad
+	return v.Grad, true
 }
 
 // takeGrad hands out's gradient buffer over to x when x wants a gradient, has none yet, and

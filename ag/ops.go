@@ -49,14 +49,8 @@ func Linear(t *Tape, x *Var, w, bias *Param) *Var {
 			db = gradIf(&bias.Var)
 		}
 		// First contributions overwrite fresh buffers (x's, and w's after ZeroGrad).
-		dx, dw := freshGrad(x), freshGrad(&w.Var)
-		setX, setW := dx != nil, dw != nil
-		if !setX {
-			dx = gradIf(x)
-		}
-		if !setW {
-			dw = gradIf(&w.Var)
-		}
+		dx, setX := gradFor(x)
+		dw, setW := gradFor(&w.Var)
 		ops.LinearBackwardSet(x.Value, w.Value, out.Grad, dx, dw, db, setX, setW)
 	}, x, &w.Var, bvar)
 }

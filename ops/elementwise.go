@@ -269,11 +269,11 @@ func activateBackward[T Float](x, dy, dx []T, act Activation) {
 	switch act {
 	case ReLU:
 		if x32, ok := any(x).([]float32); ok {
-			reluBackward32(any(dx).([]float32), any(dy).([]float32), x32)
+			kernels.ReLUBackward(any(dx).([]float32), any(dy).([]float32), x32)
 			return
 		}
 		for i, v := range x {
-			if v > 0 {
+			if !(v <= 0) { // x > 0 or NaN, as kernels.ReLUBackward
 				dx[i] += dy[i]
 			}
 		}
@@ -331,7 +331,7 @@ func activateGradInPlace[T Float](x, g []T, act Activation) {
 			return
 		}
 		for i, v := range x {
-			if !(v > 0 || v != v) {
+			if v <= 0 {
 				g[i] = 0
 			}
 		}
@@ -348,7 +348,3 @@ func activateGradInPlace[T Float](x, g []T, act Activation) {
 
 // relu is max(x, 0) as torch.relu: NaN stays NaN, −0 and negatives become +0.
 func relu(dst, src []float32) { kernels.ReLU(dst, src[:len(dst)]) }
-
-// reluBackward32 adds dy where x > 0 or x is NaN (PyTorch's threshold_backward zeroes the
-// gradient at x ≤ 0 only): kernels.ReLUBackward.
-func reluBackward32(dx, dy, x []float32) { kernels.ReLUBackward(dx, dy[:len(dx)], x[:len(dx)]) }

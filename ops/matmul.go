@@ -211,24 +211,20 @@ func linear[T Float](xt, wt, bt *tensor.Tensor, packed *kernels.PackedB, yt *ten
 // LinearBackward adds the gradients of y = Linear(x, w, bias) into dx, dw and dbias (each
 // may be nil): dx = dy·w, dw = dyᵀ·x, dbias = Σ over rows of dy.
 func LinearBackward(x, w, dy, dx, dw, dbias *tensor.Tensor) {
-	linearBackwardBeta(x, w, dy, dx, dw, dbias, 1, 1)
+	LinearBackwardSet(x, w, dy, dx, dw, dbias, false, false)
 }
 
 // LinearBackwardSet is LinearBackward with dx (when setX) and dw (when setW) overwritten
 // instead of added to: they may hold anything (storage from tensor.Empty), which saves
 // zeroing them first and reading them back in the products. dbias is added to.
 func LinearBackwardSet(x, w, dy, dx, dw, dbias *tensor.Tensor, setX, setW bool) {
-	bx, bw := 1.0, 1.0
+	betaX, betaW := 1.0, 1.0
 	if setX {
-		bx = 0
+		betaX = 0
 	}
 	if setW {
-		bw = 0
+		betaW = 0
 	}
-	linearBackwardBeta(x, w, dy, dx, dw, dbias, bx, bw)
-}
-
-func linearBackwardBeta(x, w, dy, dx, dw, dbias *tensor.Tensor, betaX, betaW float64) {
 	checkFloat("LinearBackward", x, w, dy, dx, dw, dbias)
 	out, in := w.Dim(0), w.Dim(1)
 	n := x.Len() / max(1, in)
