@@ -1163,16 +1163,22 @@ func TestGather(t *testing.T) {
 	})
 }
 
+// withReLUSpecials puts every third element of x through ±0, ±NaN, ±Inf and ±the smallest
+// denormal: the values where ReLU and its gradient must decide exactly.
+func withReLUSpecials(x []float32) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
+		float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
+	for i := 0; i < len(x); i += 3 {
+		x[i] = special[(i/3)%len(special)]
+	}
+}
+
 func TestReLUBackward(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
 		r := rand.New(rand.NewPCG(13, 2))
-		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
-			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
 		for _, n := range rowLengths() {
 			x, dy, dx := uniform(r, n, -5, 5), uniform(r, n, -1, 1), uniform(r, n, -1, 1)
-			for i := 0; i < n; i += 3 {
-				x[i] = special[(i/3)%len(special)]
-			}
+			withReLUSpecials(x)
 			for i := 1; i < n; i += 7 {
 				dx[i] = float32(math.Copysign(0, -1)) // -0 + a dropped gradient is +0
 			}
@@ -1205,13 +1211,9 @@ func TestReLUBackward(t *testing.T) {
 func TestReLUMask(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
 		r := rand.New(rand.NewPCG(13, 3))
-		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
-			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
 		for _, n := range rowLengths() {
 			x, g := uniform(r, n, -5, 5), uniform(r, n, -1, 1)
-			for i := 0; i < n; i += 3 {
-				x[i] = special[(i/3)%len(special)]
-			}
+			withReLUSpecials(x)
 			want := append([]float32(nil), g...)
 			ReLUMaskRef(want, x)
 			for i, v := range x { // the reference against the definition
@@ -1238,13 +1240,9 @@ func TestReLUMask(t *testing.T) {
 func TestReLU(t *testing.T) {
 	testutil.ForEachLevel(t, func(t *testing.T, l cpu.Level) {
 		r := rand.New(rand.NewPCG(13, 1))
-		special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()),
-			float32(math.Inf(1)), float32(math.Inf(-1)), 1e-45, -1e-45}
 		for _, n := range rowLengths() {
 			src := uniform(r, n, -5, 5)
-			for i := 0; i < n; i += 3 {
-				src[i] = special[(i/3)%len(special)]
-			}
+			withReLUSpecials(src)
 			want := make([]float32, n)
 			ReLURef(want, src)
 			for off := 0; off < rowOffsets; off++ {
